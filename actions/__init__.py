@@ -1,0 +1,1 @@
+"""Digor's custom actions, served by the Rasa SDK action server."""

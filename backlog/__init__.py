@@ -1,0 +1,1 @@
+"""Digor's backlog: the system of record of reported irritants."""

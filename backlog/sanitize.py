@@ -1,0 +1,35 @@
+"""Cleaning of free text before it is stored: markup, control characters, length."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Script and style blocks are dropped with their content; other tags are
+# removed and their text kept ("<b>car</b> en retard" -> "car en retard").
+_BLOCKS = re.compile(r"<(script|style)\b[^>]*>.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"</?[a-zA-Z!][^<>]*>")
+# C0/C1 controls except tab and newline, plus bidirectional overrides and
+# zero-width characters that can hide or reorder text in the console.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+_SPACES = re.compile(r"[ \t]+")
+_NEWLINES = re.compile(r"\n{3,}")
+
+
+def clean_text(text: str | None, max_length: int = 5000) -> str:
+    """Return `text` without markup, invisible characters or excess spaces."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFC", str(text))
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _BLOCKS.sub(" ", text)
+    text = _TAGS.sub(" ", text)
+    text = _INVISIBLE.sub("", text)
+    text = _SPACES.sub(" ", text)
+    text = "\n".join(line.strip() for line in text.split("\n"))
+    text = _NEWLINES.sub("\n\n", text).strip()
+    if len(text) > max_length:
+        text = text[: max_length - 1].rstrip() + "…"
+    return text

@@ -1,0 +1,42 @@
+"""Every environment variable the backlog reads, read once, here."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'digor.db'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_url: str
+    api_token: str
+    web_host: str
+    web_port: int
+    rasa_public_url: str
+    org_name: str
+    themes_file: Path
+
+    @classmethod
+    def from_env(cls, env: "os._Environ[str] | dict[str, str] | None" = None) -> "Settings":
+        env = os.environ if env is None else env
+        return cls(
+            db_url=env.get("DIGOR_DB_URL") or DEFAULT_DB_URL,
+            api_token=env.get("DIGOR_API_TOKEN", ""),
+            web_host=env.get("DIGOR_WEB_HOST", "127.0.0.1"),
+            web_port=int(env.get("DIGOR_WEB_PORT", "8000")),
+            rasa_public_url=env.get("DIGOR_RASA_PUBLIC_URL")
+            or f"http://localhost:{env.get('DIGOR_RASA_PORT', '5005')}",
+            org_name=env.get("DIGOR_ORG_NAME", "Digor"),
+            themes_file=Path(env.get("DIGOR_THEMES_FILE") or PROJECT_ROOT / "themes.yml"),
+        )
+
+
+def ensure_sqlite_dir(db_url: str) -> None:
+    """Create the folder of a SQLite file so the first start works."""
+    prefix = "sqlite:///"
+    if db_url.startswith(prefix) and db_url != "sqlite:///:memory:":
+        Path(db_url[len(prefix):]).parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,235 @@
+"""The few named queries of the backlog."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backlog.db import Database
+from backlog.models import CHANNELS, REPORTER_ROLES, STATUSES, Contact, Ticket, utcnow
+from backlog.redaction import redact
+from backlog.sanitize import clean_text
+
+# Free-text fields of an intake, stored cleaned and redacted.
+TEXT_FIELDS = (
+    "description",
+    "affected",
+    "frequency",
+    "since",
+    "location",
+    "service",
+    "consequences",
+    "solution_idea",
+)
+TITLE_LENGTH = 80
+
+
+@dataclass
+class Intake:
+    """What the conversation gathered, as the action server hands it over."""
+
+    intake_key: str
+    description: str
+    theme: str
+    theme_confidence: float = 0.0
+    theme_confirmed: bool = False
+    channel: str = "web"
+    reporter_role: str = "citoyen"
+    on_behalf: bool = False
+    desk_agent: str | None = None
+    affected: str | None = None
+    frequency: str | None = None
+    since: str | None = None
+    location: str | None = None
+    service: str | None = None
+    consequences: str | None = None
+    solution_idea: str | None = None
+    contact_consent: bool = False
+    contact_email: str | None = None
+    contact_phone: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class UnknownTicket(LookupError):
+    """No ticket has that reference."""
+
+
+def format_reference(ticket_id: int, year: int) -> str:
+    return f"TK-{year}-{ticket_id:05d}"
+
+
+def make_title(description: str) -> str:
+    """First sentence of the description, cut at a word boundary."""
+    first = description.split("\n", 1)[0]
+    for stop in (". ", " ! ", "! ", "? "):
+        if stop in first:
+            first = first.split(stop, 1)[0]
+            break
+    first = first.strip()
+    first = first[:1].upper() + first[1:]
+    if len(first) <= TITLE_LENGTH:
+        return first
+    cut = first[:TITLE_LENGTH].rsplit(" ", 1)[0]
+    return cut.strip() + "…"
+
+
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    cleaned = redact(clean_text(value))
+    return cleaned or None
+
+
+def save_intake(db: Database, intake: Intake) -> Ticket:
+    """File the intake as a ticket, once: the same intake key gives the same ticket."""
+    existing = get_by_intake_key(db, intake.intake_key)
+    if existing is not None:
+        return existing
+    values = {name: _clean(getattr(intake, name)) for name in TEXT_FIELDS}
+    if not values["description"]:
+        raise ValueError("an intake needs a description")
+    ticket = Ticket(
+        intake_key=intake.intake_key,
+        status="nouveau",
+        channel=intake.channel if intake.channel in CHANNELS else "web",
+        reporter_role=(
+            intake.reporter_role if intake.reporter_role in REPORTER_ROLES else "autre"
+        ),
+        on_behalf=bool(intake.on_behalf),
+        desk_agent=clean_text(intake.desk_agent, 120) or None if intake.on_behalf else None,
+        theme=intake.theme,
+        theme_confidence=float(intake.theme_confidence),
+        theme_confirmed=bool(intake.theme_confirmed),
+        title=make_title(values["description"]),
+        contact_consent=bool(intake.contact_consent),
+        **values,
+    )
+    try:
+        with db.session() as session:
+            session.add(ticket)
+            session.flush()
+            ticket.reference = format_reference(ticket.id, ticket.created_at.year)
+            if intake.contact_consent and (intake.contact_email or intake.contact_phone):
+                session.add(
+                    Contact(
+                        ticket_id=ticket.id,
+                        email=intake.contact_email,
+                        phone=intake.contact_phone,
+                    )
+                )
+    except IntegrityError:
+        # A concurrent call filed the same intake first: return that ticket.
+        existing = get_by_intake_key(db, intake.intake_key)
+        if existing is None:
+            raise
+        return existing
+    return ticket
+
+
+def get_by_intake_key(db: Database, intake_key: str) -> Ticket | None:
+    with db.session() as session:
+        return session.execute(
+            select(Ticket).where(Ticket.intake_key == intake_key)
+        ).scalar_one_or_none()
+
+
+def get_ticket(db: Database, reference: str) -> Ticket:
+    with db.session() as session:
+        ticket = session.execute(
+            select(Ticket).where(Ticket.reference == reference.upper())
+        ).scalar_one_or_none()
+    if ticket is None:
+        raise UnknownTicket(reference)
+    return ticket
+
+
+def list_tickets(
+    db: Database,
+    theme: str | None = None,
+    status: str | None = None,
+    channel: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Ticket]:
+    """Tickets, newest first, with optional filters."""
+    query = select(Ticket)
+    if theme:
+        query = query.where(Ticket.theme == theme)
+    if status:
+        query = query.where(Ticket.status == status)
+    if channel:
+        query = query.where(Ticket.channel == channel)
+    query = query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit).offset(offset)
+    with db.session() as session:
+        return list(session.execute(query).scalars())
+
+
+def update_ticket(db: Database, reference: str, changes: dict[str, Any]) -> Ticket:
+    """Apply the team's changes (status, theme, notes)."""
+    with db.session() as session:
+        ticket = session.execute(
+            select(Ticket).where(Ticket.reference == reference.upper())
+        ).scalar_one_or_none()
+        if ticket is None:
+            raise UnknownTicket(reference)
+        if "status" in changes:
+            ticket.status = changes["status"]
+        if "theme" in changes:
+            ticket.theme = changes["theme"]
+            ticket.theme_confirmed = True
+        if "notes" in changes:
+            ticket.notes = redact(clean_text(changes["notes"])) or None
+        ticket.updated_at = utcnow()
+    return ticket
+
+
+def validate_changes(changes: Any, theme_ids: Iterable[str]) -> dict[str, str]:
+    """Return the error of each field of a PATCH body, in French; empty when valid."""
+    if not isinstance(changes, dict) or not changes:
+        return {"body": "Le corps doit être un objet JSON non vide."}
+    errors: dict[str, str] = {}
+    allowed = {"status", "theme", "notes"}
+    for key in changes:
+        if key not in allowed:
+            errors[key] = "Ce champ ne peut pas être modifié."
+    if "status" in changes and changes["status"] not in STATUSES:
+        errors["status"] = "Statut inconnu. Valeurs possibles : " + ", ".join(STATUSES) + "."
+    if "theme" in changes and changes["theme"] not in set(theme_ids):
+        errors["theme"] = "Thème inconnu."
+    if "notes" in changes and not isinstance(changes["notes"], str):
+        errors["notes"] = "Les notes doivent être du texte."
+    return errors
+
+
+def ticket_to_dict(ticket: Ticket) -> dict[str, Any]:
+    """The public JSON form of a ticket (never any contact detail)."""
+    return {
+        "reference": ticket.reference,
+        "created_at": ticket.created_at.isoformat() + "Z",
+        "updated_at": ticket.updated_at.isoformat() + "Z",
+        "status": ticket.status,
+        "channel": ticket.channel,
+        "reporter_role": ticket.reporter_role,
+        "on_behalf": ticket.on_behalf,
+        "desk_agent": ticket.desk_agent,
+        "theme": ticket.theme,
+        "theme_confidence": round(ticket.theme_confidence, 4),
+        "theme_confirmed": ticket.theme_confirmed,
+        "title": ticket.title,
+        "description": ticket.description,
+        "affected": ticket.affected,
+        "frequency": ticket.frequency,
+        "since": ticket.since,
+        "location": ticket.location,
+        "service": ticket.service,
+        "consequences": ticket.consequences,
+        "solution_idea": ticket.solution_idea,
+        "contact_consent": ticket.contact_consent,
+        "group_id": ticket.group_id,
+        "similar_count": ticket.similar_count,
+        "notes": ticket.notes,
+    }

@@ -1,0 +1,139 @@
+"""Handlers of the backlog API (DESIGN.md contract 4)."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import re
+from functools import partial
+
+from aiohttp import web
+
+from backlog import store
+from backlog.models import CHANNELS, STATUSES
+from backlog.themes import theme_ids
+from backlog.web import keys
+from backlog.web.middlewares import json_error
+from backlog.web.openapi import build_openapi
+
+REFERENCE = re.compile(r"^TK-\d{4}-\d{5,}$", re.IGNORECASE)
+MAX_PAGE = 500
+
+
+def _authorized(request: web.Request) -> bool:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    expected = request.app[keys.SETTINGS].api_token
+    return (
+        scheme.lower() == "bearer"
+        and bool(token)
+        and hmac.compare_digest(token.strip().encode(), expected.encode())
+    )
+
+
+def _require_token(request: web.Request) -> None:
+    if not _authorized(request):
+        raise web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Bearer realm="digor"'})
+
+
+async def _run(func, *args, **kwargs):
+    """Run a blocking database call off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(None, partial(func, *args, **kwargs))
+
+
+def _int_param(request: web.Request, name: str, default: int, maximum: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _bad_request(f"Le paramètre {name} doit être un nombre entier.") from None
+    if not 0 <= value <= maximum:
+        raise _bad_request(f"Le paramètre {name} doit être entre 0 et {maximum}.")
+    return value
+
+
+def _bad_request(message: str) -> web.HTTPBadRequest:
+    error = web.HTTPBadRequest()
+    error.digor_message = message
+    return error
+
+
+async def health(request: web.Request) -> web.Response:
+    database = request.app[keys.DATABASE]
+    try:
+        await _run(_ping, database)
+    except Exception:  # noqa: BLE001 - any failure means "not healthy"
+        return web.json_response({"status": "error", "database": "unreachable"}, status=503)
+    return web.json_response({"status": "ok", "database": "ok"})
+
+
+def _ping(database) -> None:
+    with database.engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")
+
+
+async def openapi(request: web.Request) -> web.Response:
+    settings = request.app[keys.SETTINGS]
+    return web.json_response(build_openapi(theme_ids(settings.themes_file)))
+
+
+async def list_tickets(request: web.Request) -> web.Response:
+    _require_token(request)
+    settings = request.app[keys.SETTINGS]
+    theme = request.query.get("theme") or None
+    status = request.query.get("status") or None
+    channel = request.query.get("channel") or None
+    if theme and theme not in theme_ids(settings.themes_file):
+        raise _bad_request("Thème inconnu.")
+    if status and status not in STATUSES:
+        raise _bad_request("Statut inconnu.")
+    if channel and channel not in CHANNELS:
+        raise _bad_request("Canal inconnu.")
+    limit = _int_param(request, "limit", 100, MAX_PAGE)
+    offset = _int_param(request, "offset", 0, 10**9)
+    tickets = await _run(
+        store.list_tickets,
+        request.app[keys.DATABASE],
+        theme=theme,
+        status=status,
+        channel=channel,
+        limit=limit,
+        offset=offset,
+    )
+    return web.json_response([store.ticket_to_dict(ticket) for ticket in tickets])
+
+
+def _reference(request: web.Request) -> str:
+    reference = request.match_info["reference"]
+    if not REFERENCE.match(reference):
+        raise web.HTTPNotFound()
+    return reference
+
+
+async def get_ticket(request: web.Request) -> web.Response:
+    _require_token(request)
+    try:
+        ticket = await _run(store.get_ticket, request.app[keys.DATABASE], _reference(request))
+    except store.UnknownTicket:
+        raise web.HTTPNotFound() from None
+    return web.json_response(store.ticket_to_dict(ticket))
+
+
+async def patch_ticket(request: web.Request) -> web.Response:
+    _require_token(request)
+    reference = _reference(request)
+    try:
+        changes = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise _bad_request("Le corps doit être du JSON valide.") from None
+    errors = store.validate_changes(changes, theme_ids(request.app[keys.SETTINGS].themes_file))
+    if errors:
+        return json_error(400, "Modification invalide.", fields=errors)
+    try:
+        ticket = await _run(store.update_ticket, request.app[keys.DATABASE], reference, changes)
+    except store.UnknownTicket:
+        raise web.HTTPNotFound() from None
+    return web.json_response(store.ticket_to_dict(ticket))

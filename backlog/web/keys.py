@@ -1,0 +1,9 @@
+"""Typed keys of the application state."""
+
+from aiohttp import web
+
+from backlog.db import Database
+from backlog.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", Database)

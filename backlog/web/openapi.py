@@ -1,0 +1,135 @@
+"""OpenAPI 3.0 description of the backlog API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backlog.models import CHANNELS, REPORTER_ROLES, STATUSES
+
+_NULLABLE_TEXT = {"type": "string", "nullable": True}
+
+
+def _ticket_schema(themes: list[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": [
+            "reference", "created_at", "status", "channel", "reporter_role",
+            "on_behalf", "theme", "theme_confidence", "theme_confirmed", "title",
+            "description", "contact_consent", "similar_count",
+        ],
+        "properties": {
+            "reference": {"type": "string", "pattern": r"^TK-\d{4}-\d{5,}$"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+            "status": {"type": "string", "enum": list(STATUSES)},
+            "channel": {"type": "string", "enum": list(CHANNELS)},
+            "reporter_role": {"type": "string", "enum": list(REPORTER_ROLES)},
+            "on_behalf": {"type": "boolean"},
+            "desk_agent": _NULLABLE_TEXT,
+            "theme": {"type": "string", "enum": themes},
+            "theme_confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            "theme_confirmed": {"type": "boolean"},
+            "title": {"type": "string"},
+            "description": {"type": "string", "description": "Personal data redacted."},
+            "affected": _NULLABLE_TEXT,
+            "frequency": _NULLABLE_TEXT,
+            "since": _NULLABLE_TEXT,
+            "location": _NULLABLE_TEXT,
+            "service": _NULLABLE_TEXT,
+            "consequences": _NULLABLE_TEXT,
+            "solution_idea": _NULLABLE_TEXT,
+            "contact_consent": {"type": "boolean"},
+            "group_id": {"type": "integer", "nullable": True},
+            "similar_count": {"type": "integer", "minimum": 0},
+            "notes": _NULLABLE_TEXT,
+        },
+    }
+
+
+def build_openapi(themes: list[str]) -> dict[str, Any]:
+    error = {"$ref": "#/components/schemas/Error"}
+    errors = {
+        "401": {"description": "Jeton manquant ou invalide.", "content": {"application/json": {"schema": error}}},
+        "404": {"description": "Ticket introuvable.", "content": {"application/json": {"schema": error}}},
+    }
+    reference = {"name": "reference", "in": "path", "required": True, "schema": {"type": "string"}}
+    ticket = {"application/json": {"schema": {"$ref": "#/components/schemas/Ticket"}}}
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Digor — backlog des irritants",
+            "version": "1.0.0",
+            "description": "Tickets déposés par les usagers et les agents. Les coordonnées ne sont jamais exposées.",
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Ticket": _ticket_schema(themes),
+                "TicketChanges": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "minProperties": 1,
+                    "properties": {
+                        "status": {"type": "string", "enum": list(STATUSES)},
+                        "theme": {"type": "string", "enum": themes},
+                        "notes": {"type": "string"},
+                    },
+                },
+                "Error": {
+                    "type": "object",
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "properties": {
+                                "status": {"type": "integer"},
+                                "message": {"type": "string"},
+                                "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                            },
+                        }
+                    },
+                },
+            },
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/tickets": {
+                "get": {
+                    "summary": "Liste des tickets, du plus récent au plus ancien.",
+                    "parameters": [
+                        {"name": "theme", "in": "query", "schema": {"type": "string", "enum": themes}},
+                        {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(STATUSES)}},
+                        {"name": "channel", "in": "query", "schema": {"type": "string", "enum": list(CHANNELS)}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 500, "default": 100}},
+                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "Les tickets.",
+                            "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Ticket"}}}},
+                        },
+                        "400": {"description": "Filtre invalide.", "content": {"application/json": {"schema": error}}},
+                        "401": errors["401"],
+                    },
+                }
+            },
+            "/api/tickets/{reference}": {
+                "parameters": [reference],
+                "get": {
+                    "summary": "Un ticket.",
+                    "responses": {"200": {"description": "Le ticket.", "content": ticket}, **errors},
+                },
+                "patch": {
+                    "summary": "Modifier le statut, le thème ou les notes de l'équipe.",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TicketChanges"}}},
+                    },
+                    "responses": {
+                        "200": {"description": "Le ticket modifié.", "content": ticket},
+                        "400": {"description": "Modification invalide.", "content": {"application/json": {"schema": error}}},
+                        **errors,
+                    },
+                },
+            },
+        },
+    }

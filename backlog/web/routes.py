@@ -1,0 +1,17 @@
+"""The routes of the backlog service, and nothing else."""
+
+from aiohttp import web
+
+from backlog.web import api, pages
+
+STATIC_DIR = pages.STATIC_DIR
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/health", api.health)
+    app.router.add_get("/api/openapi.json", api.openapi)
+    app.router.add_get("/api/tickets", api.list_tickets)
+    app.router.add_get("/api/tickets/{reference}", api.get_ticket)
+    app.router.add_patch("/api/tickets/{reference}", api.patch_ticket)
+    app.router.add_get("/", pages.widget_page)
+    app.router.add_static("/static/", STATIC_DIR, name="static")

@@ -1,0 +1,212 @@
+"""A message classifier on normalised text, shared by intents and themes.
+
+Features: TF-IDF of words and word pairs and TF-IDF of character n-grams,
+both on the normalised text (bot/nlu/normalize.py: no accents, SMS spellings
+expanded, elisions split), plus the spaCy document vector when `SpacyNLP`
+runs before. Model: multinomial logistic regression (scikit-learn, already a
+Rasa dependency), which trains in seconds on CPU and gives probabilities.
+
+Subclasses say where the label of a training example comes from
+(`label_of`) and where the prediction goes (`annotate`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text, Tuple
+
+import numpy as np
+from scipy.sparse import csr_matrix, hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.normalize import normalize
+
+logger = logging.getLogger(__name__)
+
+SPACY_DOC = "text_spacy_doc"
+MODEL_FILE = "text_classifier.skops"
+
+Ranking = List[Dict[str, Any]]
+
+
+class TextClassifier(GraphComponent):
+    """Base class: train, persist, load and rank; labels are the subclass's business."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "C": 8.0,
+            "char_ngram_range": [2, 5],
+            "word_ngram_range": [1, 2],
+            "use_spacy_vectors": True,
+            "spacy_weight": 1.0,
+            "random_state": 42,
+        }
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        labels: Optional[List[str]] = None,
+        model: Optional[Dict[str, Any]] = None,
+    ) -> None:
+        self.config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self.labels = labels or []
+        self.model = model
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "TextClassifier":
+        return cls(config, model_storage, resource)
+
+    # -- to be provided by subclasses ----------------------------------------
+
+    def label_of(self, message: Message) -> Optional[str]:
+        """The label of a training example, or None to leave it out."""
+        raise NotImplementedError
+
+    def all_labels(self, training_data: TrainingData, seen: List[str]) -> List[str]:
+        """Every label the ranking must cover (at least those seen in training)."""
+        return seen
+
+    def annotate(self, message: Message, ranking: Ranking) -> None:
+        """Write the ranking (best first) onto the message."""
+        raise NotImplementedError
+
+    # -- features ------------------------------------------------------------
+
+    def _spacy_matrix(self, messages: List[Message]) -> Optional[csr_matrix]:
+        vectors = []
+        for message in messages:
+            doc = message.get(SPACY_DOC)
+            if doc is None or not getattr(doc, "has_vector", False):
+                return None
+            vector = np.asarray(doc.vector, dtype=np.float32)
+            norm = np.linalg.norm(vector)
+            vectors.append(vector / norm if norm else vector)
+        return csr_matrix(np.vstack(vectors) * float(self.config["spacy_weight"]))
+
+    def _features(self, messages: List[Message]) -> csr_matrix:
+        texts = [normalize(message.get(TEXT) or "") for message in messages]
+        parts = [self.model["words"].transform(texts), self.model["chars"].transform(texts)]
+        if self.model["spacy_dim"]:
+            dense = self._spacy_matrix(messages)
+            if dense is None:
+                dense = csr_matrix((len(messages), self.model["spacy_dim"]), dtype=np.float32)
+            parts.append(dense)
+        return hstack(parts).tocsr()
+
+    # -- training ------------------------------------------------------------
+
+    def train(self, training_data: TrainingData) -> Resource:
+        examples: List[Tuple[Message, str]] = []
+        for message in training_data.training_examples:
+            label = self.label_of(message)
+            if label is not None:
+                examples.append((message, label))
+        seen = sorted({label for _, label in examples})
+        self.labels = self.all_labels(training_data, seen)
+        if len(seen) < 2:
+            logger.warning("%s needs examples of two labels at least.", type(self).__name__)
+            self.model = None
+            self.persist()
+            return self._resource
+
+        messages = [message for message, _ in examples]
+        texts = [normalize(message.get(TEXT) or "") for message in messages]
+        self.model = {
+            "words": TfidfVectorizer(
+                ngram_range=tuple(self.config["word_ngram_range"]), sublinear_tf=True
+            ).fit(texts),
+            "chars": TfidfVectorizer(
+                analyzer="char_wb",
+                ngram_range=tuple(self.config["char_ngram_range"]),
+                sublinear_tf=True,
+                min_df=2,
+            ).fit(texts),
+            "spacy_dim": 0,
+        }
+        if self.config["use_spacy_vectors"]:
+            dense = self._spacy_matrix(messages)
+            if dense is not None:
+                self.model["spacy_dim"] = dense.shape[1]
+        classifier = LogisticRegression(
+            C=float(self.config["C"]),
+            max_iter=3000,
+            class_weight="balanced",
+            random_state=int(self.config["random_state"]),
+        )
+        classifier.fit(self._features(messages), [label for _, label in examples])
+        self.model["classifier"] = classifier
+        self.persist()
+        return self._resource
+
+    # -- inference -----------------------------------------------------------
+
+    def rank(self, messages: List[Message]) -> List[Ranking]:
+        """A ranking over all labels, best first, for each message."""
+        if self.model is None:
+            fallback = self.labels[:1]
+            return [
+                [{"name": label, "confidence": 1.0 if label in fallback else 0.0} for label in self.labels]
+                for _ in messages
+            ]
+        classifier = self.model["classifier"]
+        probabilities = classifier.predict_proba(self._features(messages))
+        rankings = []
+        for row in probabilities:
+            scores = {label: 0.0 for label in self.labels}
+            scores.update({label: float(p) for label, p in zip(classifier.classes_, row)})
+            ranking = [{"name": name, "confidence": round(score, 6)} for name, score in scores.items()]
+            ranking.sort(key=lambda item: -item["confidence"])
+            rankings.append(ranking)
+        return rankings
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        if messages:
+            for message, ranking in zip(messages, self.rank(messages)):
+                self.annotate(message, ranking)
+        return messages
+
+    # -- persistence ---------------------------------------------------------
+
+    def persist(self) -> None:
+        import skops.io as sio
+
+        with self._model_storage.write_to(self._resource) as directory:
+            sio.dump({"labels": self.labels, "model": self.model}, Path(directory) / MODEL_FILE)
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "TextClassifier":
+        import skops.io as sio
+
+        with model_storage.read_from(resource) as directory:
+            path = Path(directory) / MODEL_FILE
+            # Written by `persist` when this project trained the model: the
+            # types in it are the ones `train` put there.
+            state = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+        return cls(config, model_storage, resource, labels=state["labels"], model=state["model"])

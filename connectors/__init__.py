@@ -1,0 +1,1 @@
+"""Input channels of the Rasa server (web widget; Teams, Mattermost and desk come next)."""

@@ -1,0 +1,106 @@
+"""The web widget's channel: conversation ids issued and signed by the server.
+
+Rasa's REST channel trusts any `sender` it is given, so anyone who guesses an
+id could continue another person's conversation. This channel hands out an
+unguessable id with an HMAC signature (`POST /webhooks/widget/session`) and
+accepts messages only with a valid signed id (`POST /webhooks/widget/webhook`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+logger = logging.getLogger(__name__)
+
+# Longer texts are cut here; the NLU guard then asks for a summary.
+MAX_MESSAGE_CHARACTERS = 100_000
+
+
+def sign(secret: bytes, session_id: str) -> str:
+    digest = hmac.new(secret, session_id.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode().rstrip("=")
+
+
+def new_session_token(secret: bytes) -> str:
+    session_id = secrets.token_urlsafe(24)
+    return f"{session_id}.{sign(secret, session_id)}"
+
+
+def session_from_token(secret: bytes, token: Any) -> Optional[str]:
+    """The conversation id of a valid token, else None (constant-time check)."""
+    if not isinstance(token, str) or token.count(".") != 1 or len(token) > 200:
+        return None
+    session_id, signature = token.split(".")
+    if not session_id or not hmac.compare_digest(signature, sign(secret, session_id)):
+        return None
+    return session_id
+
+
+class WidgetInput(InputChannel):
+    """Chat widget channel with server-issued, signed conversation ids."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "widget"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        secret = (credentials or {}).get("secret")
+        if not secret:
+            raise ValueError("the widget channel needs a secret (DIGOR_WIDGET_SECRET)")
+        return cls(str(secret))
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret.encode()
+
+    def blueprint(
+        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> Blueprint:
+        widget = Blueprint("widget_webhook", __name__)
+
+        @widget.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @widget.route("/session", methods=["POST"])
+        async def session(_: Request) -> HTTPResponse:
+            return response.json({"session": new_session_token(self.secret)})
+
+        @widget.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                body = request.json
+            except Exception:  # noqa: BLE001 - malformed JSON is treated as empty
+                body = None
+            body = body if isinstance(body, dict) else {}
+            sender_id = session_from_token(self.secret, body.get("session"))
+            if sender_id is None:
+                return response.json(
+                    {"error": "Session inconnue. Rechargez la page pour recommencer."}, status=401
+                )
+            text = body.get("message")
+            text = text[:MAX_MESSAGE_CHARACTERS] if isinstance(text, str) else ""
+            collector = CollectingOutputChannel()
+            try:
+                await on_new_message(
+                    UserMessage(text, collector, sender_id, input_channel=self.name(), metadata=None)
+                )
+            except Exception:  # noqa: BLE001 - the visitor gets an answer anyway
+                logger.exception("widget message failed")
+                return response.json(
+                    {"error": "Le service ne répond pas pour le moment. Réessayez dans quelques minutes."},
+                    status=503,
+                )
+            return response.json(collector.messages)
+
+        return widget

@@ -1,0 +1,105 @@
+"""The custom NLU components train on a tiny set, persist, load and predict."""
+
+from pathlib import Path
+
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from backlog.settings import PROJECT_ROOT
+from bot.nlu.input_guard import InputGuard, InputIssueClassifier
+from bot.nlu.intent_classifier import IntentClassifier
+from bot.nlu.theme_classifier import ThemeClassifier
+
+THEMES_FILE = str(PROJECT_ROOT / "themes.yml")
+TINY = {
+    "transports": [
+        "le car de 7h ne passe jamais", "le TER est encore supprimé", "plus de bus le soir",
+        "le train pour Brest toujours en retard", "la carte KorriGo ne marche pas",
+    ],
+    "numerique_inclusion": [
+        "je n'arrive pas à me connecter au site", "mot de passe oublié impossible à changer",
+        "pas d'internet dans mon village", "FranceConnect ne marche pas", "le site plante sans arrêt",
+    ],
+}
+
+
+def messages_for(themes=TINY):
+    examples = []
+    for theme, texts in themes.items():
+        for text in texts:
+            examples.append(
+                Message.build(text, "describe_irritant", intent_metadata={"theme": theme, "register": "standard"})
+            )
+    for text in ["bonjour", "salut", "bonsoir", "coucou digor"]:
+        examples.append(Message.build(text, "greet"))
+    return examples
+
+
+@pytest.fixture
+def storage(tmp_path: Path):
+    return LocalModelStorage(tmp_path)
+
+
+def context():
+    return ExecutionContext(GraphSchema({}), "test")
+
+
+def test_theme_classifier_trains_persists_loads_and_ranks_every_theme(storage):
+    resource = Resource("theme")
+    config = {**ThemeClassifier.get_default_config(), "themes_file": THEMES_FILE, "use_spacy_vectors": False}
+    trained = ThemeClassifier.create(config, storage, resource, context())
+    trained.train(TrainingData(messages_for()))
+    loaded = ThemeClassifier.load(config, storage, resource, context())
+    message = Message.build("le car passe pas le matin")
+    loaded.process([message])
+    assert message.get("theme")["name"] == "transports"
+    ranking = message.get("theme_ranking")
+    assert len(ranking) == 12
+    assert [r["confidence"] for r in ranking] == sorted((r["confidence"] for r in ranking), reverse=True)
+    assert sum(r["confidence"] for r in ranking) == pytest.approx(1.0, abs=1e-3)
+    assert "theme" in message.output_properties
+
+
+def test_theme_classifier_refuses_an_unknown_theme(storage):
+    config = {**ThemeClassifier.get_default_config(), "themes_file": THEMES_FILE, "use_spacy_vectors": False}
+    classifier = ThemeClassifier.create(config, storage, Resource("bad"), context())
+    with pytest.raises(ValueError, match="licornes"):
+        classifier.train(TrainingData(messages_for({**TINY, "licornes": ["une licorne"]})))
+
+
+def test_intent_classifier_understands_sms_spelling(storage):
+    resource = Resource("intent")
+    config = {**IntentClassifier.get_default_config(), "use_spacy_vectors": False}
+    IntentClassifier.create(config, storage, resource, context()).train(TrainingData(messages_for()))
+    loaded = IntentClassifier.load(config, storage, resource, context())
+    greeting, report = Message.build("slt"), Message.build("le train est en retard")
+    loaded.process([greeting, report])
+    assert greeting.get("intent")["name"] == "greet"
+    assert report.get("intent")["name"] == "describe_irritant"
+
+
+@pytest.mark.parametrize(
+    "text, issue, intent_set",
+    [
+        ("", "empty", True),
+        ("   ", "empty", True),
+        ("<script>alert(1)</script>", "empty", True),
+        ("🙂🙂", "no_words", True),
+        ("x" * 5000, "too_long", True),
+        ("<b>car</b> en retard", "markup", False),
+        ("car en retard", None, False),
+    ],
+)
+def test_input_guard(text, issue, intent_set):
+    guard = InputGuard({"max_characters": 4000})
+    message = Message.build(text)
+    message.set("intent", {"name": "describe_irritant", "confidence": 0.9})
+    guard.process([message])
+    assert message.get("input_issue") == issue
+    assert len(message.get("text")) <= 4000
+    InputIssueClassifier().process([message])
+    assert (message.get("intent")["name"] == "bad_input") is intent_set
