@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import fcntl
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from backlog.models import Base
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# The revision that matches the schema `Base.metadata.create_all` made before
+# the backlog had migrations.
+FIRST_REVISION = "0001"
+# Key of the PostgreSQL advisory lock taken while migrating ("Digor" in ASCII).
+MIGRATION_LOCK_KEY = 0x4469676F72
 
 
 def make_engine(url: str) -> Engine:
@@ -35,9 +44,49 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, future=True)
 
 
+def alembic_config(connection: Connection | None = None) -> Config:
+    """The Alembic configuration of the backlog, bound to `connection`."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
 def init_schema(engine: Engine) -> None:
-    """Create the tables that do not exist yet."""
-    Base.metadata.create_all(engine)
+    """Upgrade the schema to the newest migration.
+
+    Safe when several processes start at once (the action server and the
+    backlog service both call it): on PostgreSQL the whole upgrade runs in one
+    transaction under an advisory lock, on SQLite under a lock file beside the
+    database. The second process waits, then finds the schema up to date.
+    """
+    with _sqlite_file_lock(engine):
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+            config = alembic_config(connection)
+            tables = set(inspect(connection).get_table_names())
+            if "tickets" in tables and "alembic_version" not in tables:
+                # Made by create_all before migrations existed: same schema as the first one.
+                command.stamp(config, FIRST_REVISION)
+            command.upgrade(config, "head")
+
+
+@contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    """Hold an exclusive lock on `<database>.lock` (SQLite files only)."""
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:" or path.startswith("file:"):
+        yield
+        return
+    with open(f"{path}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class Database:

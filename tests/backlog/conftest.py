@@ -1,0 +1,11 @@
+"""Fixtures of the backlog tests: one empty database per test, SQLite and PostgreSQL."""
+
+import pytest
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path) -> str:
+    """URL of an empty database: a SQLite file, then PostgreSQL when DIGOR_TEST_POSTGRES_URL is set."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'backlog.db'}"
+    return request.getfixturevalue("postgres_url")
