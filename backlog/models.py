@@ -13,8 +13,9 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    event,
 )
-from sqlalchemy.orm import declarative_base
+from sqlalchemy.orm import Session, declarative_base
 
 Base = declarative_base()
 
@@ -74,3 +75,38 @@ class Contact(Base):
     email = Column(String(254))
     phone = Column(String(40))
     created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+AUDIT_ACTIONS = ("view", "update", "export", "purge")
+
+
+class AuditEvent(Base):
+    """One line of the append-only journal: who viewed or changed what, and when.
+
+    Lines are only ever added. The session refuses to flush a change or a
+    deletion of a line, and the database refuses it too (triggers, migration 0002).
+    """
+
+    __tablename__ = "audit_events"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    # Label of the API token that made the request ("équipe" for DIGOR_API_TOKEN).
+    actor = Column(String(80), nullable=False)
+    action = Column(String(20), nullable=False)
+    # A reference, not a foreign key: the journal outlives what it talks about.
+    ticket_reference = Column(String(20), index=True)
+    field = Column(String(40))
+    old_value = Column(Text)
+    new_value = Column(Text)
+
+
+class AppendOnlyError(RuntimeError):
+    """Something tried to change or delete a line of the audit journal."""
+
+
+@event.listens_for(Session, "before_flush")
+def _audit_journal_is_append_only(session, _flush_context, _instances) -> None:
+    for instance in (*session.dirty, *session.deleted):
+        if isinstance(instance, AuditEvent):
+            raise AppendOnlyError("the audit journal is append-only")

@@ -19,6 +19,8 @@ class Settings:
     rasa_public_url: str
     org_name: str
     themes_file: Path
+    # DIGOR_API_TOKENS as written ("label1:token1,label2:token2"); parsed by backlog.web.auth.
+    extra_api_tokens: str = ""
 
     @classmethod
     def from_env(cls, env: "os._Environ[str] | dict[str, str] | None" = None) -> "Settings":
@@ -32,6 +34,7 @@ class Settings:
             or f"http://localhost:{env.get('DIGOR_RASA_PORT', '5005')}",
             org_name=env.get("DIGOR_ORG_NAME", "Digor"),
             themes_file=Path(env.get("DIGOR_THEMES_FILE") or PROJECT_ROOT / "themes.yml"),
+            extra_api_tokens=env.get("DIGOR_API_TOKENS", ""),
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -10,7 +11,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backlog.db import Database
-from backlog.models import CHANNELS, REPORTER_ROLES, STATUSES, Contact, Ticket, utcnow
+from backlog.models import (
+    CHANNELS,
+    REPORTER_ROLES,
+    STATUSES,
+    AuditEvent,
+    Contact,
+    Ticket,
+    utcnow,
+)
 from backlog.redaction import redact
 from backlog.sanitize import clean_text
 
@@ -26,6 +35,8 @@ TEXT_FIELDS = (
     "solution_idea",
 )
 TITLE_LENGTH = 80
+# Who changed a ticket when the caller does not say (DIGOR_API_TOKEN's label).
+TEAM = "équipe"
 
 
 @dataclass
@@ -137,14 +148,82 @@ def get_by_intake_key(db: Database, intake_key: str) -> Ticket | None:
         ).scalar_one_or_none()
 
 
-def get_ticket(db: Database, reference: str) -> Ticket:
-    with db.session() as session:
-        ticket = session.execute(
-            select(Ticket).where(Ticket.reference == reference.upper())
-        ).scalar_one_or_none()
+def _find(session: Session, reference: str) -> Ticket:
+    ticket = session.execute(
+        select(Ticket).where(Ticket.reference == reference.upper())
+    ).scalar_one_or_none()
     if ticket is None:
         raise UnknownTicket(reference)
     return ticket
+
+
+def get_ticket(db: Database, reference: str) -> Ticket:
+    """One ticket, not journaled (the bot's status look-up uses it)."""
+    with db.session() as session:
+        return _find(session, reference)
+
+
+def view_ticket(db: Database, reference: str, actor: str) -> Ticket:
+    """One ticket read by a person of the team: the audit journal records it."""
+    with db.session() as session:
+        ticket = _find(session, reference)
+        _journal(session, actor, "view", ticket.reference)
+    return ticket
+
+
+def _audit_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _journal(
+    session: Session,
+    actor: str,
+    action: str,
+    reference: str | None = None,
+    field: str | None = None,
+    old: Any = None,
+    new: Any = None,
+) -> None:
+    session.add(
+        AuditEvent(
+            actor=actor,
+            action=action,
+            ticket_reference=reference,
+            field=field,
+            old_value=_audit_text(old),
+            new_value=_audit_text(new),
+        )
+    )
+
+
+def record_export(db: Database, actor: str, export_format: str, filters: dict[str, Any], count: int) -> None:
+    """Journal an export: its format, its filters and how many tickets left."""
+    with db.session() as session:
+        _journal(session, actor, "export", field=export_format, old=filters or None, new=count)
+
+
+def audit_trail(db: Database, reference: str | None = None, limit: int = 1000) -> list[AuditEvent]:
+    """Lines of the audit journal, oldest first, for one ticket or all."""
+    query = select(AuditEvent)
+    if reference is not None:
+        query = query.where(AuditEvent.ticket_reference == reference.upper())
+    query = query.order_by(AuditEvent.id).limit(limit)
+    with db.session() as session:
+        return list(session.execute(query).scalars())
+
+
+def audit_to_dict(line: AuditEvent) -> dict[str, Any]:
+    return {
+        "at": line.at.isoformat() + "Z",
+        "actor": line.actor,
+        "action": line.action,
+        "reference": line.ticket_reference,
+        "field": line.field,
+        "old_value": line.old_value,
+        "new_value": line.new_value,
+    }
 
 
 def list_tickets(
@@ -168,21 +247,26 @@ def list_tickets(
         return list(session.execute(query).scalars())
 
 
-def update_ticket(db: Database, reference: str, changes: dict[str, Any]) -> Ticket:
-    """Apply the team's changes (status, theme, notes)."""
+def update_ticket(
+    db: Database, reference: str, changes: dict[str, Any], actor: str = TEAM
+) -> Ticket:
+    """Apply the team's changes (status, theme, notes); journal each field that changed."""
     with db.session() as session:
-        ticket = session.execute(
-            select(Ticket).where(Ticket.reference == reference.upper())
-        ).scalar_one_or_none()
-        if ticket is None:
-            raise UnknownTicket(reference)
+        ticket = _find(session, reference)
+
+        def change(name: str, value: Any) -> None:
+            old = getattr(ticket, name)
+            if old != value:
+                _journal(session, actor, "update", ticket.reference, name, old, value)
+                setattr(ticket, name, value)
+
         if "status" in changes:
-            ticket.status = changes["status"]
+            change("status", changes["status"])
         if "theme" in changes:
-            ticket.theme = changes["theme"]
+            change("theme", changes["theme"])
             ticket.theme_confirmed = True
         if "notes" in changes:
-            ticket.notes = redact(clean_text(changes["notes"])) or None
+            change("notes", redact(clean_text(changes["notes"])) or None)
         ticket.updated_at = utcnow()
     return ticket
 

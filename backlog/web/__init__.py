@@ -7,6 +7,7 @@ from aiohttp import web
 from backlog.db import Database, init_schema
 from backlog.settings import Settings, ensure_sqlite_dir
 from backlog.web import keys
+from backlog.web.auth import parse_tokens
 from backlog.web.middlewares import error_middleware, security_headers_middleware
 from backlog.web.routes import setup_routes
 
@@ -31,6 +32,7 @@ def init_app(settings: Settings | None = None) -> web.Application:
         client_max_size=256 * 1024,
     )
     app[keys.SETTINGS] = settings
+    app[keys.TOKENS] = parse_tokens(settings.api_token, settings.extra_api_tokens)
     app.cleanup_ctx.append(_database_ctx)
     setup_routes(app)
     return app

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import re
 from functools import partial
@@ -14,6 +13,7 @@ from backlog import store
 from backlog.models import CHANNELS, STATUSES
 from backlog.themes import theme_ids
 from backlog.web import keys
+from backlog.web.auth import require_token
 from backlog.web.middlewares import json_error
 from backlog.web.openapi import build_openapi
 
@@ -21,20 +21,9 @@ REFERENCE = re.compile(r"^TK-\d{4}-\d{5,}$", re.IGNORECASE)
 MAX_PAGE = 500
 
 
-def _authorized(request: web.Request) -> bool:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    expected = request.app[keys.SETTINGS].api_token
-    return (
-        scheme.lower() == "bearer"
-        and bool(token)
-        and hmac.compare_digest(token.strip().encode(), expected.encode())
-    )
-
-
-def _require_token(request: web.Request) -> None:
-    if not _authorized(request):
-        raise web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Bearer realm="digor"'})
+def _require_token(request: web.Request) -> str:
+    """The label of the caller's token (401 without one), for the audit journal."""
+    return require_token(request, request.app[keys.TOKENS])
 
 
 async def _run(func, *args, **kwargs):
@@ -114,16 +103,30 @@ def _reference(request: web.Request) -> str:
 
 
 async def get_ticket(request: web.Request) -> web.Response:
-    _require_token(request)
+    actor = _require_token(request)
     try:
-        ticket = await _run(store.get_ticket, request.app[keys.DATABASE], _reference(request))
+        ticket = await _run(
+            store.view_ticket, request.app[keys.DATABASE], _reference(request), actor
+        )
     except store.UnknownTicket:
         raise web.HTTPNotFound() from None
     return web.json_response(store.ticket_to_dict(ticket))
 
 
-async def patch_ticket(request: web.Request) -> web.Response:
+async def ticket_journal(request: web.Request) -> web.Response:
     _require_token(request)
+    reference = _reference(request)
+    database = request.app[keys.DATABASE]
+    try:
+        await _run(store.get_ticket, database, reference)
+    except store.UnknownTicket:
+        raise web.HTTPNotFound() from None
+    lines = await _run(store.audit_trail, database, reference)
+    return web.json_response([store.audit_to_dict(line) for line in lines])
+
+
+async def patch_ticket(request: web.Request) -> web.Response:
+    actor = _require_token(request)
     reference = _reference(request)
     try:
         changes = await request.json()
@@ -133,7 +136,9 @@ async def patch_ticket(request: web.Request) -> web.Response:
     if errors:
         return json_error(400, "Modification invalide.", fields=errors)
     try:
-        ticket = await _run(store.update_ticket, request.app[keys.DATABASE], reference, changes)
+        ticket = await _run(
+            store.update_ticket, request.app[keys.DATABASE], reference, changes, actor
+        )
     except store.UnknownTicket:
         raise web.HTTPNotFound() from None
     return web.json_response(store.ticket_to_dict(ticket))

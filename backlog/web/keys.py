@@ -7,3 +7,4 @@ from backlog.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
+TOKENS = web.AppKey("tokens", dict)  # bearer token -> label

@@ -75,6 +75,19 @@ def build_openapi(themes: list[str]) -> dict[str, Any]:
                         "notes": {"type": "string"},
                     },
                 },
+                "JournalLine": {
+                    "type": "object",
+                    "description": "Une ligne du journal. Le journal ne fait que grandir.",
+                    "properties": {
+                        "at": {"type": "string", "format": "date-time"},
+                        "actor": {"type": "string", "description": "Le nom du jeton utilisé (« équipe » pour DIGOR_API_TOKEN)."},
+                        "action": {"type": "string", "enum": ["view", "update", "export", "purge"]},
+                        "reference": {"type": "string", "nullable": True},
+                        "field": {"type": "string", "nullable": True},
+                        "old_value": {"type": "string", "nullable": True},
+                        "new_value": {"type": "string", "nullable": True},
+                    },
+                },
                 "Error": {
                     "type": "object",
                     "properties": {
@@ -127,6 +140,19 @@ def build_openapi(themes: list[str]) -> dict[str, Any]:
                     "responses": {
                         "200": {"description": "Le ticket modifié.", "content": ticket},
                         "400": {"description": "Modification invalide.", "content": {"application/json": {"schema": error}}},
+                        **errors,
+                    },
+                },
+            },
+            "/api/tickets/{reference}/journal": {
+                "parameters": [reference],
+                "get": {
+                    "summary": "Qui a consulté ou modifié ce ticket, et quand (du plus ancien au plus récent).",
+                    "responses": {
+                        "200": {
+                            "description": "Les lignes du journal.",
+                            "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/JournalLine"}}}},
+                        },
                         **errors,
                     },
                 },
