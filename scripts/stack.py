@@ -41,6 +41,18 @@ def default_env(base: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
         "DIGOR_ACTION_ENDPOINT_URL", f"http://127.0.0.1:{env['DIGOR_ACTIONS_PORT']}/webhook"
     )
     env.setdefault("DIGOR_RASA_PUBLIC_URL", f"http://localhost:{env['DIGOR_RASA_PORT']}")
+    # Teams and Mattermost channels: empty means not configured (they answer 401 to everything).
+    for name in (
+        "DIGOR_MATTERMOST_URL",
+        "DIGOR_MATTERMOST_TOKEN",
+        "DIGOR_MATTERMOST_BOT_TOKEN",
+        "DIGOR_TEAMS_APP_ID",
+        "DIGOR_TEAMS_APP_PASSWORD",
+        "DIGOR_TEAMS_TENANT_ID",
+        "DIGOR_TEAMS_OPENID_URL",
+        "DIGOR_TEAMS_TOKEN_URL",
+    ):
+        env.setdefault(name, "")
     for name in ("DIGOR_API_TOKEN", "DIGOR_WIDGET_SECRET", "DIGOR_RASA_TOKEN"):
         if not env.get(name):
             env[name] = secrets.token_urlsafe(24)
