@@ -15,7 +15,7 @@ from sqlalchemy import (
     Text,
     event,
 )
-from sqlalchemy.orm import Session, declarative_base
+from sqlalchemy.orm import Session, declarative_base, relationship
 
 Base = declarative_base()
 
@@ -60,7 +60,47 @@ class Ticket(Base):
     contact_consent = Column(Boolean, nullable=False, default=False)
     group_id = Column(Integer, index=True)
     similar_count = Column(Integer, nullable=False, default=0)
+    # The latest note of the team; every note is in notes_history.
     notes = Column(Text)
+
+    # Loaded with the ticket (sessions close before the ticket is used).
+    notes_history = relationship(
+        "TicketNote", order_by="TicketNote.id", lazy="selectin",
+        cascade="all, delete-orphan", passive_deletes=True,
+    )
+    status_history = relationship(
+        "StatusChange", order_by="StatusChange.id", lazy="selectin",
+        cascade="all, delete-orphan", passive_deletes=True,
+    )
+
+
+class TicketNote(Base):
+    """A note of the team on a ticket. Notes are added, never rewritten."""
+
+    __tablename__ = "ticket_notes"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    ticket_id = Column(
+        Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    author = Column(String(80), nullable=False)
+    text = Column(Text, nullable=False)
+
+
+class StatusChange(Base):
+    """One change of status of a ticket (the first one is the filing, from None)."""
+
+    __tablename__ = "status_changes"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    ticket_id = Column(
+        Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    changed_at = Column(DateTime, nullable=False, default=utcnow)
+    author = Column(String(80), nullable=False)
+    old_status = Column(String(20))
+    new_status = Column(String(20), nullable=False)
 
 
 class Contact(Base):

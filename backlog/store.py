@@ -17,7 +17,9 @@ from backlog.models import (
     STATUSES,
     AuditEvent,
     Contact,
+    StatusChange,
     Ticket,
+    TicketNote,
     utcnow,
 )
 from backlog.redaction import redact
@@ -37,6 +39,8 @@ TEXT_FIELDS = (
 TITLE_LENGTH = 80
 # Who changed a ticket when the caller does not say (DIGOR_API_TOKEN's label).
 TEAM = "équipe"
+# Author of what the assistant itself records (the filing of a ticket).
+ASSISTANT = "digor"
 
 
 @dataclass
@@ -119,6 +123,8 @@ def save_intake(db: Database, intake: Intake) -> Ticket:
         contact_consent=bool(intake.contact_consent),
         **values,
     )
+    ticket.notes_history = []
+    ticket.status_history = [StatusChange(author=ASSISTANT, new_status="nouveau")]
     try:
         with db.session() as session:
             session.add(ticket)
@@ -260,15 +266,28 @@ def update_ticket(
                 _journal(session, actor, "update", ticket.reference, name, old, value)
                 setattr(ticket, name, value)
 
-        if "status" in changes:
+        if "status" in changes and changes["status"] != ticket.status:
+            ticket.status_history.append(
+                StatusChange(author=actor, old_status=ticket.status, new_status=changes["status"])
+            )
             change("status", changes["status"])
         if "theme" in changes:
             change("theme", changes["theme"])
             ticket.theme_confirmed = True
         if "notes" in changes:
-            change("notes", redact(clean_text(changes["notes"])) or None)
+            # A note is added to the history; `notes` shows the latest one.
+            note = _clean_note(changes["notes"])
+            if not note:
+                raise ValueError("a note needs a text")
+            _journal(session, actor, "update", ticket.reference, "notes", ticket.notes, note)
+            ticket.notes_history.append(TicketNote(author=actor, text=note))
+            ticket.notes = note
         ticket.updated_at = utcnow()
     return ticket
+
+
+def _clean_note(text: str) -> str:
+    return redact(clean_text(text))
 
 
 def validate_changes(changes: Any, theme_ids: Iterable[str]) -> dict[str, str]:
@@ -284,8 +303,11 @@ def validate_changes(changes: Any, theme_ids: Iterable[str]) -> dict[str, str]:
         errors["status"] = "Statut inconnu. Valeurs possibles : " + ", ".join(STATUSES) + "."
     if "theme" in changes and changes["theme"] not in set(theme_ids):
         errors["theme"] = "Thème inconnu."
-    if "notes" in changes and not isinstance(changes["notes"], str):
-        errors["notes"] = "Les notes doivent être du texte."
+    if "notes" in changes:
+        if not isinstance(changes["notes"], str):
+            errors["notes"] = "Les notes doivent être du texte."
+        elif not _clean_note(changes["notes"]):
+            errors["notes"] = "La note est vide."
     return errors
 
 
@@ -316,4 +338,21 @@ def ticket_to_dict(ticket: Ticket) -> dict[str, Any]:
         "group_id": ticket.group_id,
         "similar_count": ticket.similar_count,
         "notes": ticket.notes,
+        "notes_history": [
+            {"created_at": _iso(note.created_at), "author": note.author, "text": note.text}
+            for note in ticket.notes_history
+        ],
+        "status_history": [
+            {
+                "changed_at": _iso(change.changed_at),
+                "author": change.author,
+                "old_status": change.old_status,
+                "new_status": change.new_status,
+            }
+            for change in ticket.status_history
+        ],
     }
+
+
+def _iso(moment) -> str:
+    return moment.isoformat() + "Z"

@@ -41,7 +41,32 @@ def _ticket_schema(themes: list[str]) -> dict[str, Any]:
             "contact_consent": {"type": "boolean"},
             "group_id": {"type": "integer", "nullable": True},
             "similar_count": {"type": "integer", "minimum": 0},
-            "notes": _NULLABLE_TEXT,
+            "notes": {"type": "string", "nullable": True, "description": "La dernière note de l'équipe."},
+            "notes_history": {
+                "type": "array",
+                "description": "Toutes les notes, de la plus ancienne à la plus récente.",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "author": {"type": "string"},
+                        "text": {"type": "string"},
+                    },
+                },
+            },
+            "status_history": {
+                "type": "array",
+                "description": "Chaque changement de statut, depuis le dépôt (old_status vide).",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "changed_at": {"type": "string", "format": "date-time"},
+                        "author": {"type": "string"},
+                        "old_status": {"type": "string", "enum": list(STATUSES), "nullable": True},
+                        "new_status": {"type": "string", "enum": list(STATUSES)},
+                    },
+                },
+            },
         },
     }
 
@@ -72,7 +97,7 @@ def build_openapi(themes: list[str]) -> dict[str, Any]:
                     "properties": {
                         "status": {"type": "string", "enum": list(STATUSES)},
                         "theme": {"type": "string", "enum": themes},
-                        "notes": {"type": "string"},
+                        "notes": {"type": "string", "minLength": 1, "description": "Ajoute une note à l'historique."},
                     },
                 },
                 "JournalLine": {

@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import time
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -71,7 +70,14 @@ def test_a_database_at_the_first_revision_upgrades_and_keeps_its_data(db_url):
     ticket = store.get_ticket(db, "TK-2025-00001")
     assert (ticket.status, ticket.channel, ticket.desk_agent) == ("en_etude", "phone", "Accueil")
     assert ticket.description == "Le car ne passe pas le mercredi"
-    assert store.ticket_to_dict(ticket)["notes"] == "Rappeler la mairie."
+    body = store.ticket_to_dict(ticket)
+    assert body["notes"] == "Rappeler la mairie."
+    # Revision 0003: the note becomes the first of the history, the status gets one.
+    assert [(n["author"], n["text"]) for n in body["notes_history"]] == [("équipe", "Rappeler la mairie.")]
+    assert [(h["old_status"], h["new_status"]) for h in body["status_history"]] == [
+        (None, "nouveau"),
+        ("nouveau", "en_etude"),
+    ]
     with db.engine.connect() as connection:
         assert connection.execute(text("SELECT email FROM contacts")).scalar_one() == "a@b.fr"
     db.dispose()
@@ -91,21 +97,27 @@ def test_a_database_made_before_migrations_is_adopted(db_url):
 
 
 def test_processes_starting_together_on_a_fresh_database_all_succeed(db_url):
-    start = time.time() + 3
+    # Each process imports everything, says "ready", then waits for "go": the
+    # four upgrades start at the same moment, as when the services start together.
     code = (
-        "import sys, time\n"
+        "import sys\n"
         "from backlog.db import Database, init_schema\n"
         "db = Database(sys.argv[1])\n"
-        "time.sleep(max(0, float(sys.argv[2]) - time.time()))\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.readline()\n"
         "init_schema(db.engine)\n"
     )
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", code, db_url, str(start)],
-            cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True,
+            [sys.executable, "-c", code, db_url], cwd=PROJECT_ROOT, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
         for _ in range(4)
     ]
+    assert [process.stdout.readline().strip() for process in processes] == ["ready"] * 4
+    for process in processes:
+        process.stdin.write("go\n")
+        process.stdin.flush()
     errors = [process.communicate(timeout=120)[1] for process in processes]
     assert [process.returncode for process in processes] == [0, 0, 0, 0], errors
     db = Database(db_url)
