@@ -22,6 +22,15 @@ Base = declarative_base()
 STATUSES = ("nouveau", "en_etude", "retenu", "en_incubation", "clos", "ecarte")
 CHANNELS = ("web", "teams", "mattermost", "phone")
 REPORTER_ROLES = ("citoyen", "agent", "association", "entreprise", "autre")
+# The team's evaluation grid: each score is 1 (low) to 5 (high), or unset.
+SCORES = {
+    "score_size": "taille du problème : combien de personnes sont touchées",
+    "score_recurrence": "récurrence : à quelle fréquence le problème revient",
+    "score_consequences": "conséquences : gravité pour les personnes touchées",
+    "score_credibility": "crédibilité d'une solution numérique",
+    "score_cost": "coût estimé d'une solution (1 : faible, 5 : élevé)",
+}
+SCORE_MIN, SCORE_MAX = 1, 5
 
 
 def utcnow() -> dt.datetime:
@@ -60,6 +69,11 @@ class Ticket(Base):
     contact_consent = Column(Boolean, nullable=False, default=False)
     group_id = Column(Integer, index=True)
     similar_count = Column(Integer, nullable=False, default=0)
+    score_size = Column(Integer)
+    score_recurrence = Column(Integer)
+    score_consequences = Column(Integer)
+    score_credibility = Column(Integer)
+    score_cost = Column(Integer)
     # The latest note of the team; every note is in notes_history.
     notes = Column(Text)
 

@@ -14,6 +14,9 @@ from backlog.db import Database
 from backlog.models import (
     CHANNELS,
     REPORTER_ROLES,
+    SCORE_MAX,
+    SCORE_MIN,
+    SCORES,
     STATUSES,
     AuditEvent,
     Contact,
@@ -274,6 +277,9 @@ def update_ticket(
         if "theme" in changes:
             change("theme", changes["theme"])
             ticket.theme_confirmed = True
+        for name in SCORES:
+            if name in changes:
+                change(name, changes[name])
         if "notes" in changes:
             # A note is added to the history; `notes` shows the latest one.
             note = _clean_note(changes["notes"])
@@ -295,7 +301,7 @@ def validate_changes(changes: Any, theme_ids: Iterable[str]) -> dict[str, str]:
     if not isinstance(changes, dict) or not changes:
         return {"body": "Le corps doit être un objet JSON non vide."}
     errors: dict[str, str] = {}
-    allowed = {"status", "theme", "notes"}
+    allowed = {"status", "theme", "notes", *SCORES}
     for key in changes:
         if key not in allowed:
             errors[key] = "Ce champ ne peut pas être modifié."
@@ -303,6 +309,14 @@ def validate_changes(changes: Any, theme_ids: Iterable[str]) -> dict[str, str]:
         errors["status"] = "Statut inconnu. Valeurs possibles : " + ", ".join(STATUSES) + "."
     if "theme" in changes and changes["theme"] not in set(theme_ids):
         errors["theme"] = "Thème inconnu."
+    for name in SCORES:
+        if name in changes:
+            value = changes[name]
+            valid = value is None or (
+                isinstance(value, int) and not isinstance(value, bool) and SCORE_MIN <= value <= SCORE_MAX
+            )
+            if not valid:
+                errors[name] = f"La note doit être un nombre entier de {SCORE_MIN} à {SCORE_MAX}, ou null."
     if "notes" in changes:
         if not isinstance(changes["notes"], str):
             errors["notes"] = "Les notes doivent être du texte."
@@ -337,6 +351,7 @@ def ticket_to_dict(ticket: Ticket) -> dict[str, Any]:
         "contact_consent": ticket.contact_consent,
         "group_id": ticket.group_id,
         "similar_count": ticket.similar_count,
+        **{name: getattr(ticket, name) for name in SCORES},
         "notes": ticket.notes,
         "notes_history": [
             {"created_at": _iso(note.created_at), "author": note.author, "text": note.text}

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from backlog.models import CHANNELS, REPORTER_ROLES, STATUSES
+from backlog.models import CHANNELS, REPORTER_ROLES, SCORE_MAX, SCORE_MIN, SCORES, STATUSES
 
 _NULLABLE_TEXT = {"type": "string", "nullable": True}
+
+
+def _scores() -> dict[str, Any]:
+    return {
+        name: {
+            "type": "integer", "minimum": SCORE_MIN, "maximum": SCORE_MAX, "nullable": True,
+            "description": f"Grille de l'équipe, {description} ({SCORE_MIN} à {SCORE_MAX}).",
+        }
+        for name, description in SCORES.items()
+    }
 
 
 def _ticket_schema(themes: list[str]) -> dict[str, Any]:
@@ -41,6 +51,7 @@ def _ticket_schema(themes: list[str]) -> dict[str, Any]:
             "contact_consent": {"type": "boolean"},
             "group_id": {"type": "integer", "nullable": True},
             "similar_count": {"type": "integer", "minimum": 0},
+            **_scores(),
             "notes": {"type": "string", "nullable": True, "description": "La dernière note de l'équipe."},
             "notes_history": {
                 "type": "array",
@@ -98,6 +109,7 @@ def build_openapi(themes: list[str]) -> dict[str, Any]:
                         "status": {"type": "string", "enum": list(STATUSES)},
                         "theme": {"type": "string", "enum": themes},
                         "notes": {"type": "string", "minLength": 1, "description": "Ajoute une note à l'historique."},
+                        **_scores(),
                     },
                 },
                 "JournalLine": {
@@ -157,7 +169,7 @@ def build_openapi(themes: list[str]) -> dict[str, Any]:
                     "responses": {"200": {"description": "Le ticket.", "content": ticket}, **errors},
                 },
                 "patch": {
-                    "summary": "Modifier le statut, le thème ou les notes de l'équipe.",
+                    "summary": "Modifier le statut, le thème, la grille d'évaluation ou ajouter une note.",
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TicketChanges"}}},
