@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -235,25 +236,86 @@ def audit_to_dict(line: AuditEvent) -> dict[str, Any]:
     }
 
 
+# Sort keys of the ticket list; "-" in front sorts from the highest down.
+SORT_KEYS = ("created_at", "updated_at", "status", "theme", "similar_count", *SCORES)
+DEFAULT_SORT = "-created_at"
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    """Which tickets a list or an export covers. `created_before` is exclusive."""
+
+    theme: str | None = None
+    status: str | None = None
+    channel: str | None = None
+    group_id: int | None = None
+    created_after: dt.datetime | None = None
+    created_before: dt.datetime | None = None
+
+    def as_query(self) -> dict[str, str]:
+        """The filters that are set, as text (for the audit journal)."""
+        return {
+            name: value.isoformat() if isinstance(value, dt.datetime) else str(value)
+            for name, value in vars(self).items()
+            if value is not None
+        }
+
+
+def _where(query, filters: TicketFilter):
+    if filters.theme:
+        query = query.where(Ticket.theme == filters.theme)
+    if filters.status:
+        query = query.where(Ticket.status == filters.status)
+    if filters.channel:
+        query = query.where(Ticket.channel == filters.channel)
+    if filters.group_id is not None:
+        query = query.where(Ticket.group_id == filters.group_id)
+    if filters.created_after is not None:
+        query = query.where(Ticket.created_at >= filters.created_after)
+    if filters.created_before is not None:
+        query = query.where(Ticket.created_at < filters.created_before)
+    return query
+
+
+def _order(query, sort: str):
+    descending = sort.startswith("-")
+    name = sort.lstrip("-")
+    if name not in SORT_KEYS:
+        raise ValueError(f"unknown sort key: {sort}")
+    column = getattr(Ticket, name)
+    if name in SCORES:
+        # Unscored tickets come last either way (databases disagree by default).
+        query = query.order_by(case((column.is_(None), 1), else_=0))
+    if descending:
+        return query.order_by(column.desc(), Ticket.id.desc())
+    return query.order_by(column.asc(), Ticket.id.asc())
+
+
 def list_tickets(
     db: Database,
     theme: str | None = None,
     status: str | None = None,
     channel: str | None = None,
-    limit: int = 100,
+    limit: int | None = 100,
     offset: int = 0,
+    *,
+    filters: TicketFilter | None = None,
+    sort: str = DEFAULT_SORT,
 ) -> list[Ticket]:
-    """Tickets, newest first, with optional filters."""
-    query = select(Ticket)
-    if theme:
-        query = query.where(Ticket.theme == theme)
-    if status:
-        query = query.where(Ticket.status == status)
-    if channel:
-        query = query.where(Ticket.channel == channel)
-    query = query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit).offset(offset)
+    """Tickets, newest first unless `sort` says otherwise, with optional filters."""
+    filters = filters or TicketFilter(theme=theme, status=status, channel=channel)
+    query = _order(_where(select(Ticket), filters), sort).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
     with db.session() as session:
         return list(session.execute(query).scalars())
+
+
+def count_tickets(db: Database, filters: TicketFilter | None = None) -> int:
+    """How many tickets the filters cover."""
+    query = _where(select(func.count()).select_from(Ticket), filters or TicketFilter())
+    with db.session() as session:
+        return session.execute(query).scalar_one()
 
 
 def update_ticket(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import re
 from functools import partial
@@ -31,7 +32,7 @@ async def _run(func, *args, **kwargs):
     return await asyncio.get_running_loop().run_in_executor(None, partial(func, *args, **kwargs))
 
 
-def _int_param(request: web.Request, name: str, default: int, maximum: int) -> int:
+def _int_param(request: web.Request, name: str, default: int | None, maximum: int) -> int | None:
     raw = request.query.get(name)
     if raw is None:
         return default
@@ -69,8 +70,26 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(build_openapi(theme_ids(settings.themes_file)))
 
 
-async def list_tickets(request: web.Request) -> web.Response:
-    _require_token(request)
+def _datetime_param(request: web.Request, name: str) -> dt.datetime | None:
+    """A date or date-time in ISO 8601; with an offset it is turned into UTC."""
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    # A "+" of an offset arrives as a space when the client did not encode it.
+    raw = raw.strip().replace(" ", "+")
+    try:
+        value = dt.datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith("Z") else raw)
+    except ValueError:
+        raise _bad_request(
+            f"Le paramètre {name} doit être une date, par exemple 2026-03-01 ou 2026-03-01T08:30:00Z."
+        ) from None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def _filters(request: web.Request) -> store.TicketFilter:
+    """The filters of a list or an export, checked; 400 in French when one is wrong."""
     settings = request.app[keys.SETTINGS]
     theme = request.query.get("theme") or None
     status = request.query.get("status") or None
@@ -81,18 +100,67 @@ async def list_tickets(request: web.Request) -> web.Response:
         raise _bad_request("Statut inconnu.")
     if channel and channel not in CHANNELS:
         raise _bad_request("Canal inconnu.")
-    limit = _int_param(request, "limit", 100, MAX_PAGE)
-    offset = _int_param(request, "offset", 0, 10**9)
-    tickets = await _run(
-        store.list_tickets,
-        request.app[keys.DATABASE],
+    group_id = _int_param(request, "group_id", None, 10**9) if request.query.get("group_id") else None
+    created_after = _datetime_param(request, "created_after")
+    created_before = _datetime_param(request, "created_before")
+    if created_after and created_before and created_after > created_before:
+        raise _bad_request("La date created_after doit être avant la date created_before.")
+    return store.TicketFilter(
         theme=theme,
         status=status,
         channel=channel,
-        limit=limit,
-        offset=offset,
+        group_id=group_id,
+        created_after=created_after,
+        created_before=created_before,
     )
-    return web.json_response([store.ticket_to_dict(ticket) for ticket in tickets])
+
+
+def _sort_param(request: web.Request) -> str:
+    sort = request.query.get("sort") or store.DEFAULT_SORT
+    if sort.lstrip("-") not in store.SORT_KEYS or sort.startswith("--"):
+        raise _bad_request(
+            "Tri inconnu. Valeurs possibles : " + ", ".join(store.SORT_KEYS)
+            + " (précédées de « - » pour l'ordre décroissant)."
+        )
+    return sort
+
+
+def _page_links(request: web.Request, total: int, limit: int, offset: int) -> str:
+    """The Link header (RFC 8288) of a page: first, prev, next, last, as relative URLs."""
+    if limit == 0:
+        return ""
+
+    def url(page_offset: int) -> str:
+        return str(request.rel_url.update_query(limit=limit, offset=page_offset))
+
+    last = max(0, (total - 1) // limit * limit)
+    links = [("first", 0)]
+    if offset > 0:
+        links.append(("prev", max(0, min(offset - limit, last))))
+    if offset + limit < total:
+        links.append(("next", offset + limit))
+    links.append(("last", last))
+    return ", ".join(f'<{url(page_offset)}>; rel="{rel}"' for rel, page_offset in links)
+
+
+async def list_tickets(request: web.Request) -> web.Response:
+    _require_token(request)
+    filters = _filters(request)
+    sort = _sort_param(request)
+    limit = _int_param(request, "limit", 100, MAX_PAGE)
+    offset = _int_param(request, "offset", 0, 10**9)
+    database = request.app[keys.DATABASE]
+    total = await _run(store.count_tickets, database, filters)
+    tickets = await _run(
+        store.list_tickets, database, limit=limit, offset=offset, filters=filters, sort=sort
+    )
+    response = web.json_response([store.ticket_to_dict(ticket) for ticket in tickets])
+    # The body stays a JSON list (contract 4); paging goes in the headers.
+    response.headers["X-Total-Count"] = str(total)
+    links = _page_links(request, total, limit, offset)
+    if links:
+        response.headers["Link"] = links
+    return response
 
 
 def _reference(request: web.Request) -> str:

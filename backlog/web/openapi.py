@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from backlog.models import CHANNELS, REPORTER_ROLES, SCORE_MAX, SCORE_MIN, SCORES, STATUSES
+from backlog.store import SORT_KEYS
 
 _NULLABLE_TEXT = {"type": "string", "nullable": True}
 
@@ -82,6 +83,30 @@ def _ticket_schema(themes: list[str]) -> dict[str, Any]:
     }
 
 
+def _filter_parameters(themes: list[str]) -> list[dict[str, Any]]:
+    """Filters shared by the list and the exports."""
+    return [
+        {"name": "theme", "in": "query", "schema": {"type": "string", "enum": themes}},
+        {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(STATUSES)}},
+        {"name": "channel", "in": "query", "schema": {"type": "string", "enum": list(CHANNELS)}},
+        {"name": "group_id", "in": "query", "description": "Les signalements d'un même groupe.", "schema": {"type": "integer", "minimum": 0}},
+        {
+            "name": "created_after", "in": "query",
+            "description": "Déposés à partir de cette date (incluse), en UTC sans décalage. Exemple : 2026-03-01 ou 2026-03-01T08:30:00Z.",
+            "schema": {"type": "string", "format": "date-time"},
+        },
+        {
+            "name": "created_before", "in": "query",
+            "description": "Déposés avant cette date (exclue), en UTC sans décalage. Exemple : 2026-04-01.",
+            "schema": {"type": "string", "format": "date-time"},
+        },
+    ]
+
+
+def _sort_values() -> list[str]:
+    return [value for key in SORT_KEYS for value in (key, "-" + key)]
+
+
 def build_openapi(themes: list[str]) -> dict[str, Any]:
     error = {"$ref": "#/components/schemas/Error"}
     errors = {
@@ -146,15 +171,18 @@ def build_openapi(themes: list[str]) -> dict[str, Any]:
                 "get": {
                     "summary": "Liste des tickets, du plus récent au plus ancien.",
                     "parameters": [
-                        {"name": "theme", "in": "query", "schema": {"type": "string", "enum": themes}},
-                        {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(STATUSES)}},
-                        {"name": "channel", "in": "query", "schema": {"type": "string", "enum": list(CHANNELS)}},
+                        *_filter_parameters(themes),
+                        {"name": "sort", "in": "query", "description": "Ordre de la liste. « - » devant : du plus grand au plus petit.", "schema": {"type": "string", "enum": _sort_values(), "default": "-created_at"}},
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 500, "default": 100}},
                         {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
                     ],
                     "responses": {
                         "200": {
-                            "description": "Les tickets.",
+                            "description": "Les tickets de la page. Le nombre total et les liens vers les autres pages sont dans les en-têtes.",
+                            "headers": {
+                                "X-Total-Count": {"description": "Nombre de tickets qui répondent aux filtres.", "schema": {"type": "integer"}},
+                                "Link": {"description": "Liens first, prev, next, last (RFC 8288).", "schema": {"type": "string"}},
+                            },
                             "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Ticket"}}}},
                         },
                         "400": {"description": "Filtre invalide.", "content": {"application/json": {"schema": error}}},
