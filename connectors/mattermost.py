@@ -42,6 +42,8 @@ CHOICES_HINT = "Répondez par le numéro ou avec vos mots."
 # What a message with no words (only "@digor" or "/digor") means to Rasa.
 GREETING = "/greet"
 _CHOICE_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+# Mattermost ids: 26 lower-case letters and digits.
+_MATTERMOST_ID = re.compile(r"[a-z0-9]{26}")
 
 
 def split_tokens(value: Any) -> List[bytes]:
@@ -200,6 +202,7 @@ class MattermostInput(InputChannel):
                 root_id, sender_id = "", f"mattermost:{user_id}:{channel_id}"
             else:
                 post_id = str(payload.get("post_id") or "")
+                post_id = post_id if _MATTERMOST_ID.fullmatch(post_id) else ""
                 post = await self.get_post(post_id) if post_id else None
                 if post and (post.get("props") or {}).get("from_bot") == "true":
                     return  # a bot's post (ours included) in a watched channel: never answer it

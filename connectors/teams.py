@@ -4,7 +4,8 @@ Every incoming activity carries a JWT from the Bot Framework. It is checked
 with Microsoft's `botframework-connector` (signature with the keys published
 at the OpenID metadata's `jwks_uri`, issuer, expiry, endorsements), then here:
 audience = our app id, and the `serviceurl` claim = the activity's
-`serviceUrl`. Only then is the activity accepted; the answer is 200 at once
+`serviceUrl`; and, when a tenant is configured, the activity must come from
+it (403 otherwise). Only then is the activity accepted; the answer is 200 at once
 and Rasa works in a background task, since Teams retries or gives up when a
 bot is slow. The replies go through the Bot Connector API
 (`POST {serviceUrl}/v3/conversations/{id}/activities/{activityId}`) with a
@@ -226,6 +227,14 @@ def reply_activity(activity: Dict[str, Any], message: Dict[str, Any]) -> Optiona
     return reply if ("text" in reply or attachments) else None
 
 
+def activity_tenant(activity: Dict[str, Any]) -> Optional[str]:
+    """The Microsoft Entra tenant the activity comes from, as Teams states it."""
+    tenant = (activity.get("conversation") or {}).get("tenantId")
+    if not tenant:
+        tenant = ((activity.get("channelData") or {}).get("tenant") or {}).get("id")
+    return tenant or None
+
+
 def bot_was_added(activity: Dict[str, Any]) -> bool:
     bot_id = (activity.get("recipient") or {}).get("id")
     return any(
@@ -248,12 +257,16 @@ class TeamsInput(InputChannel):
         return cls(
             app_id=str(credentials.get("app_id") or ""),
             app_password=str(credentials.get("app_password") or ""),
+            tenant_id=tenant,
             openid_url=str(credentials.get("openid_url") or "") or OPENID_URL,
             token_url=str(credentials.get("token_url") or "")
             or TOKEN_URL.format(tenant=tenant or "botframework.com"),
         )
 
-    def __init__(self, app_id: str, app_password: str, openid_url: str, token_url: str) -> None:
+    def __init__(
+        self, app_id: str, app_password: str, openid_url: str, token_url: str, tenant_id: str = ""
+    ) -> None:
+        self.tenant_id = tenant_id
         self._session: Optional[aiohttp.ClientSession] = None
         self._tasks: Set[asyncio.Task] = set()
         self.authenticator = BotFrameworkAuthenticator(app_id, openid_url, self._http)
@@ -323,6 +336,10 @@ class TeamsInput(InputChannel):
             except Unauthorised as error:
                 logger.info("Teams: activity refused (%s)", error)
                 return response.json({"error": "unauthorised"}, status=401)
+            if self.tenant_id and activity_tenant(activity) != self.tenant_id:
+                # a valid token, but from a Teams of another organisation: the bot is for ours
+                logger.info("Teams: activity from another tenant refused")
+                return response.json({"error": "forbidden"}, status=403)
             kind = activity.get("type")
             if kind == "message":
                 text = strip_mentions(activity) or GREETING

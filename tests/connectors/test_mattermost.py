@@ -247,6 +247,18 @@ async def test_a_number_picks_the_choice_shown_last(mattermost, rasa, serve_chan
     assert rasa.messages[0].text == "/deny"
 
 
+async def test_a_post_id_that_is_not_an_id_is_never_looked_up(mattermost, rasa, serve_channel, wait_until):
+    user, channel_id = mattermost.new_id(), mattermost.new_id()
+    base = await serve_channel(channel_for(mattermost), rasa)
+
+    await post_form(f"{base}/webhook", webhook_payload("../users/me", user, channel_id, "@digor bonjour"))
+
+    await wait_until(lambda: len(mattermost.created) == 1)
+    assert mattermost.requests == ["POST /api/v4/posts"]
+    assert rasa.messages[0].sender_id == f"mattermost:{user}:{channel_id}"
+    assert mattermost.created[0]["root_id"] == ""
+
+
 def test_render_post_numbers_the_choices():
     text = render_post(
         {

@@ -217,6 +217,26 @@ async def test_unconfigured_channel_refuses_everything(microsoft, rasa, serve_ch
     assert microsoft.metadata_requests == 0
 
 
+@pytest.mark.parametrize("where", ["conversation", "channelData", "nowhere"])
+async def test_activities_from_another_tenant_are_refused(microsoft, rasa, serve_channel, where):
+    channel = channel_for(microsoft)
+    base = await serve_channel(channel, rasa)
+    activity = message_activity(microsoft)
+    other = str(uuid.uuid4())
+    activity["conversation"].pop("tenantId")
+    activity["channelData"]["tenant"]["id"] = other
+    if where == "conversation":
+        activity["conversation"]["tenantId"] = other
+    elif where == "nowhere":
+        activity.pop("channelData")
+
+    status, _ = await send(base, activity, microsoft.mint())
+
+    assert status == 403
+    await channel.close()
+    assert rasa.messages == [] and microsoft.activities == []
+
+
 async def test_malformed_body_is_refused(microsoft, rasa, serve_channel):
     base = await serve_channel(channel_for(microsoft), rasa)
     async with aiohttp.ClientSession() as http:
