@@ -12,6 +12,7 @@ import base64
 import json
 import secrets
 import socket
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -204,13 +205,17 @@ class FakeMattermost:
         return web.Response(status=201, body=go_json(post), content_type="application/json")
 
 
-@pytest.fixture
-async def mattermost(aiohttp_server) -> FakeMattermost:
-    fake = FakeMattermost()
+def mattermost_app(fake: FakeMattermost) -> web.Application:
     app = web.Application()
     app.router.add_get("/api/v4/posts/{post_id}", fake.get_post)
     app.router.add_post("/api/v4/posts", fake.create_post)
-    server = await aiohttp_server(app)
+    return app
+
+
+@pytest.fixture
+async def mattermost(aiohttp_server) -> FakeMattermost:
+    fake = FakeMattermost()
+    server = await aiohttp_server(mattermost_app(fake))
     fake.url = str(server.make_url("")).rstrip("/")
     return fake
 
@@ -324,15 +329,63 @@ class FakeMicrosoft:
         return web.json_response({"id": str(uuid.uuid4())}, status=200)
 
 
-@pytest.fixture
-async def microsoft(aiohttp_server) -> FakeMicrosoft:
-    fake = FakeMicrosoft()
+def microsoft_app(fake: FakeMicrosoft) -> web.Application:
     app = web.Application()
     app.router.add_get("/openid", fake.openid)
     app.router.add_get("/keys", fake.keys)
     app.router.add_post("/{tenant}/oauth2/v2.0/token", fake.token)
     app.router.add_post("/teams/v3/conversations/{conversation}/activities/{activity}", fake.reply)
     app.router.add_post("/teams/v3/conversations/{conversation}/activities", fake.reply)
-    server = await aiohttp_server(app)
+    return app
+
+
+@pytest.fixture
+async def microsoft(aiohttp_server) -> FakeMicrosoft:
+    fake = FakeMicrosoft()
+    server = await aiohttp_server(microsoft_app(fake))
     fake.url = str(server.make_url("")).rstrip("/")
     return fake
+
+
+# --- the same fakes for the real Rasa server (another process) ----------------------
+
+
+class ThreadedServers:
+    """aiohttp servers on an event loop of their own, so synchronous tests can use them."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.runners: List[web.AppRunner] = []
+        self.thread.start()
+
+    def start(self, app: web.Application) -> str:
+        async def serve() -> str:
+            runner = web.AppRunner(app)
+            await runner.setup()
+            port = free_port()
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+            self.runners.append(runner)
+            return f"http://127.0.0.1:{port}"
+
+        return asyncio.run_coroutine_threadsafe(serve(), self.loop).result(timeout=30)
+
+    def stop(self) -> None:
+        async def cleanup() -> None:
+            for runner in self.runners:
+                await runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(cleanup(), self.loop).result(timeout=30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def remote_fakes():
+    """A Mattermost server and Microsoft's endpoints, reachable by other processes."""
+    servers = ThreadedServers()
+    mattermost, microsoft = FakeMattermost(), FakeMicrosoft()
+    mattermost.url = servers.start(mattermost_app(mattermost))
+    microsoft.url = servers.start(microsoft_app(microsoft))
+    yield mattermost, microsoft
+    servers.stop()

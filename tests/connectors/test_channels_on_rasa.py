@@ -1,0 +1,156 @@
+"""Both channels on the real Rasa server (with credentials.yml), talking to local fakes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from typing import Callable, Dict
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from connectors.teams import sender_id as teams_sender_id
+from scripts.stack import ROOT, Stack, default_env, latest_model
+
+pytestmark = pytest.mark.e2e
+
+MATTERMOST_TOKEN = "9jrxak1ykxrmnaed9cps9i4cim"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def stack(remote_fakes, tmp_path_factory):
+    mattermost, microsoft = remote_fakes
+    model = latest_model()
+    if model is None:
+        pytest.fail("no trained model in models/: run `make train` (make test does it)")
+    data = tmp_path_factory.mktemp("data")
+    env = default_env(
+        {
+            **os.environ,
+            "DIGOR_RASA_PORT": str(free_port()),
+            "DIGOR_ACTIONS_PORT": str(free_port()),
+            "DIGOR_WEB_PORT": str(free_port()),
+            "DIGOR_DB_URL": f"sqlite:///{data / 'backlog.db'}",
+            "DIGOR_TRACKER_DB_URL": f"sqlite:///{data / 'tracker.db'}",
+            "DIGOR_MATTERMOST_URL": mattermost.url,
+            "DIGOR_MATTERMOST_TOKEN": MATTERMOST_TOKEN,
+            "DIGOR_MATTERMOST_BOT_TOKEN": mattermost.bot_token,
+            "DIGOR_TEAMS_APP_ID": microsoft.app_id,
+            "DIGOR_TEAMS_APP_PASSWORD": microsoft.app_password,
+            "DIGOR_TEAMS_TENANT_ID": microsoft.tenant_id,
+            "DIGOR_TEAMS_OPENID_URL": microsoft.openid_url,
+            "DIGOR_TEAMS_TOKEN_URL": microsoft.token_url,
+        }
+    )
+    for name in ("DIGOR_ACTION_ENDPOINT_URL", "DIGOR_RASA_PUBLIC_URL"):
+        env.pop(name, None)
+    env = default_env(env)
+    logs = ROOT / "test-artifacts" / "e2e" / tmp_path_factory.mktemp("channels").name
+    running = Stack(env=env, model=model, log_dir=logs)
+    running.start()
+    try:
+        running.wait_until_up(timeout=300)
+    except Exception:
+        running.stop()
+        raise
+    yield running.env
+    running.stop()
+
+
+def rasa_url(env: Dict[str, str]) -> str:
+    return f"http://127.0.0.1:{env['DIGOR_RASA_PORT']}"
+
+
+def user_turns(env: Dict[str, str], sender: str) -> int:
+    """How many user messages Rasa holds for this conversation."""
+    answer = requests.get(
+        f"{rasa_url(env)}/conversations/{quote(sender, safe=':')}/tracker",
+        params={"token": env["DIGOR_RASA_TOKEN"]},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return sum(1 for event in answer.json().get("events", []) if event.get("event") == "user")
+
+
+def test_mattermost_thread_on_the_real_server(stack, remote_fakes):
+    mattermost, _ = remote_fakes
+    user, channel_id = mattermost.new_id(), mattermost.new_id()
+    root = mattermost.add_post(user, channel_id, "@digor bonjour")
+    webhook = f"{rasa_url(stack)}/webhooks/mattermost_digor/webhook"
+    form = {
+        "token": MATTERMOST_TOKEN,
+        "team_id": mattermost.new_id(),
+        "channel_id": channel_id,
+        "user_id": user,
+        "user_name": "agent.dupont",
+        "post_id": root,
+        "text": "@digor bonjour",
+        "trigger_word": "@digor",
+    }
+
+    answer = requests.post(webhook, data=form, timeout=30)
+
+    assert answer.status_code == 200
+    wait_until(lambda: any(p["root_id"] == root for p in mattermost.created))
+    in_thread = [p for p in mattermost.created if p["root_id"] == root]
+    assert "Bonjour" in " ".join(p["message"] for p in in_thread)
+
+    before = len(in_thread)
+    reply = mattermost.add_post(user, channel_id, "@digor le car de 7h ne passe jamais", root_id=root)
+    requests.post(webhook, data={**form, "post_id": reply, "text": "@digor le car de 7h ne passe jamais"}, timeout=30)
+    wait_until(lambda: len([p for p in mattermost.created if p["root_id"] == root]) > before)
+    assert user_turns(stack, f"mattermost:{user}:{root}") == 2
+
+    refused = requests.post(webhook, data={**form, "token": "x" * 26, "text": "@digor encore"}, timeout=30)
+    assert refused.status_code == 401
+    time.sleep(1)
+    assert user_turns(stack, f"mattermost:{user}:{root}") == 2
+
+
+def test_teams_on_the_real_server(stack, remote_fakes):
+    _, microsoft = remote_fakes
+    activity = {
+        "type": "message",
+        "id": "1700000000" + uuid.uuid4().hex[:6],
+        "serviceUrl": microsoft.service_url,
+        "channelId": "msteams",
+        "from": {"id": "29:1" + uuid.uuid4().hex, "name": "Agent Dupont"},
+        "conversation": {"conversationType": "personal", "id": "a:1" + uuid.uuid4().hex, "tenantId": microsoft.tenant_id},
+        "recipient": {"id": "28:" + microsoft.app_id, "name": "Digor"},
+        "text": "bonjour",
+        "locale": "fr-FR",
+    }
+    endpoint = f"{rasa_url(stack)}/webhooks/teams/api/messages"
+    sender = teams_sender_id(activity)
+
+    forged = requests.post(
+        endpoint, json=activity, headers={"Authorization": f"Bearer {microsoft.mint(key=microsoft.new_key())}"}, timeout=30
+    )
+    assert forged.status_code == 401
+    assert user_turns(stack, sender) == 0
+
+    answer = requests.post(endpoint, json=activity, headers={"Authorization": f"Bearer {microsoft.mint()}"}, timeout=30)
+
+    assert answer.status_code == 200
+    wait_until(lambda: any(a["reply_to"] == activity["id"] for a in microsoft.activities))
+    replies = [a["body"] for a in microsoft.activities if a["reply_to"] == activity["id"]]
+    assert "Bonjour" in " ".join(r.get("text", "") for r in replies)
+    assert all(r["conversation"]["id"] == activity["conversation"]["id"] for r in replies)
+    assert user_turns(stack, sender) == 1
