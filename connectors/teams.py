@@ -22,7 +22,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Text
 from urllib.parse import quote
 
@@ -69,6 +69,8 @@ class AiohttpOpenIdMetadata(_OpenIdMetadata):
 
     async def _refresh(self) -> None:
         async with self._lock:
+            if self.keys and datetime.now() - self.last_updated < timedelta(minutes=1):
+                return  # another request refreshed them while this one waited
             async with self._session().get(self.url) as answer:
                 answer.raise_for_status()
                 keys_url = (await answer.json(content_type=None))["jwks_uri"]

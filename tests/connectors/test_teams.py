@@ -135,6 +135,19 @@ async def test_token_is_fetched_once_and_cached(microsoft, rasa, serve_channel, 
     assert microsoft.metadata_requests == 1  # the keys are cached too
 
 
+async def test_concurrent_first_activities_fetch_the_keys_once(microsoft, rasa, serve_channel, wait_until):
+    base = await serve_channel(channel_for(microsoft), rasa)
+
+    results = await asyncio.gather(
+        *(send(base, message_activity(microsoft, text=f"message {n}"), microsoft.mint()) for n in range(5))
+    )
+
+    assert [status for status, _ in results] == [200] * 5
+    await wait_until(lambda: len(microsoft.activities) == 5)
+    assert microsoft.metadata_requests == 1
+    assert len(microsoft.token_requests) == 1
+
+
 async def test_greets_when_the_bot_is_added(microsoft, rasa, serve_channel, wait_until):
     base = await serve_channel(channel_for(microsoft), rasa)
     activity = message_activity(microsoft, type="conversationUpdate", text=None)
