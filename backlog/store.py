@@ -318,6 +318,15 @@ def count_tickets(db: Database, filters: TicketFilter | None = None) -> int:
         return session.execute(query).scalar_one()
 
 
+def export_tickets(
+    db: Database, actor: str, export_format: str, filters: TicketFilter, sort: str = DEFAULT_SORT
+) -> list[Ticket]:
+    """Every ticket the filters cover, for an export; the journal records it."""
+    tickets = list_tickets(db, limit=None, filters=filters, sort=sort)
+    record_export(db, actor, export_format, filters.as_query(), len(tickets))
+    return tickets
+
+
 def update_ticket(
     db: Database, reference: str, changes: dict[str, Any], actor: str = TEAM
 ) -> Ticket:

@@ -10,7 +10,7 @@ from functools import partial
 
 from aiohttp import web
 
-from backlog import store
+from backlog import export, store
 from backlog.models import CHANNELS, STATUSES
 from backlog.themes import theme_ids
 from backlog.web import keys
@@ -161,6 +161,39 @@ async def list_tickets(request: web.Request) -> web.Response:
     if links:
         response.headers["Link"] = links
     return response
+
+
+async def _exported(request: web.Request, export_format: str) -> list:
+    actor = _require_token(request)
+    filters = _filters(request)
+    sort = _sort_param(request)
+    return await _run(
+        store.export_tickets, request.app[keys.DATABASE], actor, export_format, filters, sort
+    )
+
+
+def _attachment(extension: str) -> dict[str, str]:
+    name = f"digor-tickets-{dt.datetime.now(dt.timezone.utc):%Y-%m-%d}.{extension}"
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+async def export_csv(request: web.Request) -> web.Response:
+    delimiter = request.query.get("sep", ",")
+    if delimiter not in export.DELIMITERS:
+        raise _bad_request("Le paramètre sep doit être « , » ou « ; ».")
+    tickets = await _exported(request, "csv")
+    # The byte order mark lets Excel read the accents as UTF-8.
+    return web.Response(
+        text="\ufeff" + export.tickets_to_csv(tickets, delimiter),
+        content_type="text/csv",
+        charset="utf-8",
+        headers=_attachment("csv"),
+    )
+
+
+async def export_json(request: web.Request) -> web.Response:
+    tickets = await _exported(request, "json")
+    return web.json_response(export.tickets_to_json(tickets), headers=_attachment("json"))
 
 
 def _reference(request: web.Request) -> str:

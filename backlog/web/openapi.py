@@ -209,6 +209,43 @@ def build_openapi(themes: list[str]) -> dict[str, Any]:
                     },
                 },
             },
+            "/api/export.csv": {
+                "get": {
+                    "summary": "Export CSV de tous les tickets qui répondent aux filtres, sans aucune coordonnée.",
+                    "description": (
+                        "Une ligne par ticket, en UTF-8 avec BOM. Les historiques sont dans l'export JSON. "
+                        "Une cellule qui commence par =, +, -, @, une tabulation ou un retour chariot "
+                        "est précédée d'une apostrophe, pour qu'un tableur ne l'exécute pas."
+                    ),
+                    "parameters": [
+                        *_filter_parameters(themes),
+                        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": _sort_values(), "default": "-created_at"}},
+                        {"name": "sep", "in": "query", "description": "Séparateur des colonnes.", "schema": {"type": "string", "enum": [",", ";"], "default": ","}},
+                    ],
+                    "responses": {
+                        "200": {"description": "Le fichier CSV.", "content": {"text/csv": {"schema": {"type": "string"}}}},
+                        "400": {"description": "Filtre invalide.", "content": {"application/json": {"schema": error}}},
+                        "401": errors["401"],
+                    },
+                }
+            },
+            "/api/export.json": {
+                "get": {
+                    "summary": "Export JSON de tous les tickets qui répondent aux filtres, sans aucune coordonnée.",
+                    "parameters": [
+                        *_filter_parameters(themes),
+                        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": _sort_values(), "default": "-created_at"}},
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "Les tickets.",
+                            "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Ticket"}}}},
+                        },
+                        "400": {"description": "Filtre invalide.", "content": {"application/json": {"schema": error}}},
+                        "401": errors["401"],
+                    },
+                }
+            },
             "/api/tickets/{reference}/journal": {
                 "parameters": [reference],
                 "get": {
