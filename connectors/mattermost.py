@@ -39,6 +39,8 @@ MAX_MESSAGE_CHARACTERS = 100_000
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=15)
 # Shown under a numbered list of choices (Mattermost has no buttons without a public callback URL).
 CHOICES_HINT = "Répondez par le numéro ou avec vos mots."
+# Posted when Rasa fails, so that nobody waits for an answer that will not come.
+UNAVAILABLE = "Le service ne répond pas pour le moment. Réessayez dans quelques minutes."
 # What a message with no words (only "@digor" or "/digor") means to Rasa.
 GREETING = "/greet"
 _CHOICE_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
@@ -138,11 +140,16 @@ class MattermostInput(InputChannel):
             await self._session.close()
 
     async def get_post(self, post_id: str) -> Optional[Dict[str, Any]]:
-        async with self._http().get(f"{self.url}/api/v4/posts/{post_id}") as answer:
-            if answer.status != 200:
-                logger.warning("Mattermost: GET post answered %s", answer.status)
-                return None
-            return await answer.json()
+        try:
+            async with self._http().get(f"{self.url}/api/v4/posts/{post_id}") as answer:
+                if answer.status != 200:
+                    logger.warning("Mattermost: GET post answered %s", answer.status)
+                    return None
+                post = await answer.json()
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            logger.warning("Mattermost: could not read post %s", post_id, exc_info=True)
+            return None
+        return post if isinstance(post, dict) else None
 
     async def create_post(self, channel_id: str, root_id: str, message: str) -> None:
         body = {"channel_id": channel_id, "root_id": root_id, "message": message}
@@ -175,7 +182,11 @@ class MattermostInput(InputChannel):
         tracker_store = getattr(agent, "tracker_store", None)
         if tracker_store is None:
             return None
-        tracker = await tracker_store.retrieve(sender_id)
+        try:
+            tracker = await tracker_store.retrieve(sender_id)
+        except Exception:  # noqa: BLE001 - without the list, the number goes to Rasa as it is
+            logger.exception("Mattermost: could not read the conversation's last choices")
+            return None
         for event in reversed(tracker.events if tracker else []):
             if isinstance(event, UserUttered):
                 return None
@@ -197,19 +208,20 @@ class MattermostInput(InputChannel):
         from_command: bool,
     ) -> None:
         user_id, channel_id = str(payload["user_id"]), str(payload["channel_id"])
+        if from_command:
+            root_id, sender_id = "", f"mattermost:{user_id}:{channel_id}"
+        else:
+            post_id = str(payload.get("post_id") or "")
+            post_id = post_id if _MATTERMOST_ID.fullmatch(post_id) else ""
+            post = await self.get_post(post_id) if post_id else None
+            if post and (post.get("props") or {}).get("from_bot") == "true":
+                return  # a bot's post (ours included) in a watched channel: never answer it
+            # the thread's root: the post itself when it starts one
+            root_id = str((post or {}).get("root_id") or post_id)
+            sender_id = f"mattermost:{user_id}:{root_id or channel_id}"
+        text = choice_payload(text, await self._last_buttons(request, sender_id)) or text
+        collector = CollectingOutputChannel()
         try:
-            if from_command:
-                root_id, sender_id = "", f"mattermost:{user_id}:{channel_id}"
-            else:
-                post_id = str(payload.get("post_id") or "")
-                post_id = post_id if _MATTERMOST_ID.fullmatch(post_id) else ""
-                post = await self.get_post(post_id) if post_id else None
-                if post and (post.get("props") or {}).get("from_bot") == "true":
-                    return  # a bot's post (ours included) in a watched channel: never answer it
-                root_id = (post or {}).get("root_id") or post_id
-                sender_id = f"mattermost:{user_id}:{root_id or channel_id}"
-            text = choice_payload(text, await self._last_buttons(request, sender_id)) or text
-            collector = CollectingOutputChannel()
             await on_new_message(
                 UserMessage(
                     text[:MAX_MESSAGE_CHARACTERS],
@@ -219,12 +231,17 @@ class MattermostInput(InputChannel):
                     metadata={"channel_id": channel_id, "root_id": root_id},
                 )
             )
-            for message in collector.messages:
+            messages = collector.messages
+        except Exception:  # noqa: BLE001 - the person gets an answer anyway
+            logger.exception("Mattermost message failed")
+            messages = [{"text": UNAVAILABLE}]
+        try:
+            for message in messages:
                 rendered = render_post(message)
                 if rendered:
                     await self.create_post(channel_id, root_id, rendered)
         except Exception:  # noqa: BLE001 - a background task has nobody else to tell
-            logger.exception("Mattermost message failed")
+            logger.exception("Mattermost: could not post the answer")
 
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
@@ -240,7 +257,7 @@ class MattermostInput(InputChannel):
             payload = self._payload(request)
             if not self._authorised(request, payload):
                 return response.json({"error": "unauthorised"}, status=401)
-            if not payload.get("user_id") or not payload.get("channel_id"):
+            if not all(_MATTERMOST_ID.fullmatch(str(payload.get(key) or "")) for key in ("user_id", "channel_id")):
                 return response.json({"error": "user_id and channel_id are required"}, status=400)
             from_command = bool(payload.get("command"))
             text = str(payload.get("text") or "")

@@ -53,6 +53,8 @@ HTTP_TIMEOUT = aiohttp.ClientTimeout(total=15)
 TOKEN_MARGIN = 300
 MAX_MESSAGE_CHARACTERS = 100_000
 GREETING = "/greet"
+# Sent when Rasa fails, so that nobody waits for an answer that will not come.
+UNAVAILABLE = "Le service ne répond pas pour le moment. Réessayez dans quelques minutes."
 
 
 class Unauthorised(Exception):
@@ -296,8 +298,8 @@ class TeamsInput(InputChannel):
         activity: Dict[str, Any],
         text: str,
     ) -> None:
+        collector = CollectingOutputChannel()
         try:
-            collector = CollectingOutputChannel()
             await on_new_message(
                 UserMessage(
                     text[:MAX_MESSAGE_CHARACTERS],
@@ -307,12 +309,17 @@ class TeamsInput(InputChannel):
                     metadata={"conversation_type": (activity.get("conversation") or {}).get("conversationType")},
                 )
             )
-            for message in collector.messages:
+            messages = collector.messages
+        except Exception:  # noqa: BLE001 - the person gets an answer anyway
+            logger.exception("Teams activity failed")
+            messages = [{"text": UNAVAILABLE}]
+        try:
+            for message in messages:
                 reply = reply_activity(activity, message)
                 if reply is not None:
                     await self.connector.reply(activity, reply)
         except Exception:  # noqa: BLE001 - a background task has nobody else to tell
-            logger.exception("Teams activity failed")
+            logger.exception("Teams: could not send the answer")
 
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]

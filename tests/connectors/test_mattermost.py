@@ -13,6 +13,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from connectors.mattermost import (
     CHANNEL_NAME,
+    UNAVAILABLE,
     MattermostInput,
     choice_payload,
     render_post,
@@ -257,6 +258,33 @@ async def test_a_post_id_that_is_not_an_id_is_never_looked_up(mattermost, rasa, 
     assert mattermost.requests == ["POST /api/v4/posts"]
     assert rasa.messages[0].sender_id == f"mattermost:{user}:{channel_id}"
     assert mattermost.created[0]["root_id"] == ""
+
+
+async def test_when_rasa_fails_the_person_is_told(mattermost, serve_channel, wait_until):
+    async def failing_rasa(message):
+        raise RuntimeError("lock timeout")
+
+    user, channel_id = mattermost.new_id(), mattermost.new_id()
+    post_id = mattermost.add_post(user, channel_id, "@digor bonjour")
+    base = await serve_channel(channel_for(mattermost), failing_rasa)
+
+    await post_form(f"{base}/webhook", webhook_payload(post_id, user, channel_id, "@digor bonjour"))
+
+    await wait_until(lambda: len(mattermost.created) == 1)
+    assert mattermost.created[0]["message"] == UNAVAILABLE
+    assert mattermost.created[0]["root_id"] == post_id
+
+
+@pytest.mark.parametrize("field", ["user_id", "channel_id"])
+async def test_missing_or_malformed_ids_are_refused(mattermost, rasa, serve_channel, field):
+    user, channel_id = mattermost.new_id(), mattermost.new_id()
+    base = await serve_channel(channel_for(mattermost), rasa)
+    for value in ("", "x:y", "A" * 26):
+        payload = command_payload(user, channel_id, "bonjour")
+        payload[field] = value
+        status, _ = await post_form(f"{base}/webhook", payload)
+        assert status == 400
+    assert rasa.messages == []
 
 
 def test_render_post_numbers_the_choices():

@@ -12,6 +12,7 @@ import pytest
 
 from connectors.teams import (
     CHANNEL_NAME,
+    UNAVAILABLE,
     TeamsInput,
     reply_activity,
     sender_id,
@@ -146,6 +147,19 @@ async def test_concurrent_first_activities_fetch_the_keys_once(microsoft, rasa, 
     await wait_until(lambda: len(microsoft.activities) == 5)
     assert microsoft.metadata_requests == 1
     assert len(microsoft.token_requests) == 1
+
+
+async def test_when_rasa_fails_the_person_is_told(microsoft, serve_channel, wait_until):
+    async def failing_rasa(message):
+        raise RuntimeError("lock timeout")
+
+    base = await serve_channel(channel_for(microsoft), failing_rasa)
+
+    status, _ = await send(base, message_activity(microsoft), microsoft.mint())
+
+    assert status == 200
+    await wait_until(lambda: len(microsoft.activities) == 1)
+    assert microsoft.activities[0]["body"]["text"] == UNAVAILABLE
 
 
 async def test_greets_when_the_bot_is_added(microsoft, rasa, serve_channel, wait_until):
