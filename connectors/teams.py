@@ -165,6 +165,8 @@ class BotConnectorClient:
         headers = {"Authorization": f"Bearer {await self.token()}"}
         # encoded=True: keep the escapes of ":" ";" "=" in Teams ids, as Microsoft's SDKs send them
         async with self._session().post(URL(url, encoded=True), json=reply, headers=headers) as answer:
+            if answer.status == 401:
+                self._token = None  # revoked or rotated: the next reply fetches a new one
             if answer.status >= 300:
                 logger.error("Teams: the Bot Connector answered %s", answer.status)
 

@@ -248,6 +248,7 @@ class FakeMicrosoft:
     metadata_requests: int = 0
     activities: List[Dict[str, Any]] = field(default_factory=list)
     issued_tokens: List[str] = field(default_factory=list)
+    refused_replies: int = 0
 
     @property
     def service_url(self) -> str:
@@ -316,6 +317,7 @@ class FakeMicrosoft:
     async def reply(self, request: web.Request) -> web.Response:
         authorization = request.headers.get("Authorization", "")
         if not self.issued_tokens or authorization != f"Bearer {self.issued_tokens[-1]}":
+            self.refused_replies += 1
             return web.json_response({"message": "Authorization has been denied for this request."}, status=401)
         body = await request.json()
         self.activities.append(

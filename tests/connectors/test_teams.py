@@ -162,6 +162,20 @@ async def test_when_rasa_fails_the_person_is_told(microsoft, serve_channel, wait
     assert microsoft.activities[0]["body"]["text"] == UNAVAILABLE
 
 
+async def test_a_refused_token_is_fetched_again(microsoft, rasa, serve_channel, wait_until):
+    base = await serve_channel(channel_for(microsoft), rasa)
+    await send(base, message_activity(microsoft, text="bonjour"), microsoft.mint())
+    await wait_until(lambda: len(microsoft.activities) == 1)
+    microsoft.issued_tokens.append("revoked")  # the connector now refuses the cached token
+
+    await send(base, message_activity(microsoft, text="lost"), microsoft.mint())
+    await wait_until(lambda: microsoft.refused_replies == 1)
+    await send(base, message_activity(microsoft, text="again"), microsoft.mint())
+
+    await wait_until(lambda: len(microsoft.activities) == 2)
+    assert len(microsoft.token_requests) == 2
+
+
 async def test_greets_when_the_bot_is_added(microsoft, rasa, serve_channel, wait_until):
     base = await serve_channel(channel_for(microsoft), rasa)
     activity = message_activity(microsoft, type="conversationUpdate", text=None)
