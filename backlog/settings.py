@@ -21,6 +21,8 @@ class Settings:
     themes_file: Path
     # DIGOR_API_TOKENS as written ("label1:token1,label2:token2"); parsed by backlog.web.auth.
     extra_api_tokens: str = ""
+    # Days before contact details are deleted (see backlog.retention.purge_expired).
+    retention_days: int = 30
 
     @classmethod
     def from_env(cls, env: "os._Environ[str] | dict[str, str] | None" = None) -> "Settings":
@@ -35,6 +37,7 @@ class Settings:
             org_name=env.get("DIGOR_ORG_NAME", "Digor"),
             themes_file=Path(env.get("DIGOR_THEMES_FILE") or PROJECT_ROOT / "themes.yml"),
             extra_api_tokens=env.get("DIGOR_API_TOKENS", ""),
+            retention_days=int(env.get("DIGOR_RETENTION_DAYS") or 30),
         )
 
 
