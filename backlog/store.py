@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backlog import grouping
 from backlog.db import Database
 from backlog.models import (
     CHANNELS,
@@ -41,6 +43,7 @@ TEXT_FIELDS = (
     "solution_idea",
 )
 TITLE_LENGTH = 80
+_REFERENCE = re.compile(r"^TK-\d{4}-\d{5,}$", re.IGNORECASE)
 # Who changed a ticket when the caller does not say (DIGOR_API_TOKEN's label).
 TEAM = "équipe"
 # Author of what the assistant itself records (the filing of a ticket).
@@ -75,6 +78,20 @@ class Intake:
 
 class UnknownTicket(LookupError):
     """No ticket has that reference."""
+
+
+class InvalidChange(ValueError):
+    """A change the data refuses (an unknown group, a ticket grouped with itself)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+# Statuses of the tickets that new reports can join.
+OPEN_STATUSES = ("nouveau", "en_etude", "retenu", "en_incubation")
+SIMILAR_LIMIT = 5
 
 
 def format_reference(ticket_id: int, year: int) -> str:
@@ -129,11 +146,19 @@ def save_intake(db: Database, intake: Intake) -> Ticket:
     )
     ticket.notes_history = []
     ticket.status_history = [StatusChange(author=ASSISTANT, new_status="nouveau")]
+    similar = _similar_ids(db, ticket.theme, values["description"])
     try:
         with db.session() as session:
             session.add(ticket)
             session.flush()
             ticket.reference = format_reference(ticket.id, ticket.created_at.year)
+            if similar:
+                # Join the group of the closest open report (it starts one if it has none).
+                closest = session.get(Ticket, similar[0])
+                if closest.group_id is None:
+                    closest.group_id = closest.id
+                ticket.group_id = closest.group_id
+                _recount(session, ticket.group_id)
             if intake.contact_consent and (intake.contact_email or intake.contact_phone):
                 session.add(
                     Contact(
@@ -149,6 +174,61 @@ def save_intake(db: Database, intake: Intake) -> Ticket:
             raise
         return existing
     return ticket
+
+
+def _similar_ids(
+    db: Database, theme: str, text: str, limit: int = SIMILAR_LIMIT, exclude: str | None = None
+) -> list[int]:
+    """Ids of the open tickets of `theme` close to `text`, closest first."""
+    query = select(Ticket.id, Ticket.reference, Ticket.description).where(
+        Ticket.theme == theme, Ticket.status.in_(OPEN_STATUSES)
+    )
+    with db.session() as session:
+        candidates = [row for row in session.execute(query) if row.reference != exclude]
+    scores = grouping.similarities(text, [row.description for row in candidates])
+    ranked = sorted(
+        ((score, row.id) for score, row in zip(scores, candidates)
+         if score >= grouping.SIMILARITY_THRESHOLD),
+        key=lambda pair: (-pair[0], -pair[1]),
+    )
+    return [ticket_id for _, ticket_id in ranked[:limit]]
+
+
+def find_similar(
+    db: Database, theme: str, text: str, limit: int = SIMILAR_LIMIT
+) -> list[Ticket]:
+    """The open tickets of `theme` whose description is close to `text`, closest first.
+
+    The assistant calls it to offer "moi aussi" (a report joins an existing one).
+    """
+    ids = _similar_ids(db, theme, _clean(text) or "", limit)
+    if not ids:
+        return []
+    with db.session() as session:
+        tickets = {t.id: t for t in session.execute(select(Ticket).where(Ticket.id.in_(ids))).scalars()}
+    return [tickets[ticket_id] for ticket_id in ids]
+
+
+def _recount(session: Session, group_id: int | None) -> None:
+    """Set similar_count of every ticket of a group: the others in the group.
+
+    A group left with one ticket is dissolved.
+    """
+    if group_id is None:
+        return
+    size = session.execute(
+        select(func.count()).select_from(Ticket).where(Ticket.group_id == group_id)
+    ).scalar_one()
+    if size <= 1:
+        session.execute(
+            update(Ticket).where(Ticket.group_id == group_id).values(group_id=None, similar_count=0)
+            .execution_options(synchronize_session="fetch")
+        )
+    else:
+        session.execute(
+            update(Ticket).where(Ticket.group_id == group_id).values(similar_count=size - 1)
+            .execution_options(synchronize_session="fetch")
+        )
 
 
 def get_by_intake_key(db: Database, intake_key: str) -> Ticket | None:
@@ -351,6 +431,10 @@ def update_ticket(
         for name in SCORES:
             if name in changes:
                 change(name, changes[name])
+        if "group_with" in changes:
+            _merge_groups(session, ticket, changes["group_with"], actor)
+        elif "group_id" in changes:
+            _move_to_group(session, ticket, changes["group_id"], actor)
         if "notes" in changes:
             # A note is added to the history; `notes` shows the latest one.
             note = _clean_note(changes["notes"])
@@ -363,6 +447,50 @@ def update_ticket(
     return ticket
 
 
+def _set_group(session: Session, ticket: Ticket, group_id: int | None, actor: str) -> None:
+    if ticket.group_id != group_id:
+        _journal(session, actor, "update", ticket.reference, "group_id", ticket.group_id, group_id)
+        ticket.group_id = group_id
+
+
+def _merge_groups(session: Session, ticket: Ticket, other_reference: str, actor: str) -> None:
+    """Put `ticket`, and every ticket of its group, in the group of another ticket."""
+    try:
+        other = _find(session, other_reference)
+    except UnknownTicket:
+        raise InvalidChange("group_with", "Aucun ticket n'a cette référence.") from None
+    if other.id == ticket.id:
+        raise InvalidChange("group_with", "Un ticket ne peut pas être regroupé avec lui-même.")
+    if other.group_id is None:
+        _set_group(session, other, other.id, actor)
+    target, old_group = other.group_id, ticket.group_id
+    if old_group is None:
+        moving = [ticket]
+    else:
+        moving = session.execute(select(Ticket).where(Ticket.group_id == old_group)).scalars().all()
+    for member in moving:
+        _set_group(session, member, target, actor)
+    session.flush()
+    _recount(session, target)
+
+
+def _move_to_group(session: Session, ticket: Ticket, group_id: int | None, actor: str) -> None:
+    """Move one ticket to an existing group, or out of its group (None)."""
+    if group_id is not None:
+        exists = session.execute(
+            select(func.count()).select_from(Ticket).where(Ticket.group_id == group_id)
+        ).scalar_one()
+        if not exists:
+            raise InvalidChange("group_id", "Ce groupe n'existe pas.")
+    old_group = ticket.group_id
+    _set_group(session, ticket, group_id, actor)
+    if group_id is None:
+        ticket.similar_count = 0
+    session.flush()
+    _recount(session, old_group)
+    _recount(session, group_id)
+
+
 def _clean_note(text: str) -> str:
     return redact(clean_text(text))
 
@@ -372,7 +500,7 @@ def validate_changes(changes: Any, theme_ids: Iterable[str]) -> dict[str, str]:
     if not isinstance(changes, dict) or not changes:
         return {"body": "Le corps doit être un objet JSON non vide."}
     errors: dict[str, str] = {}
-    allowed = {"status", "theme", "notes", *SCORES}
+    allowed = {"status", "theme", "notes", "group_id", "group_with", *SCORES}
     for key in changes:
         if key not in allowed:
             errors[key] = "Ce champ ne peut pas être modifié."
@@ -388,6 +516,15 @@ def validate_changes(changes: Any, theme_ids: Iterable[str]) -> dict[str, str]:
             )
             if not valid:
                 errors[name] = f"La note doit être un nombre entier de {SCORE_MIN} à {SCORE_MAX}, ou null."
+    if "group_id" in changes:
+        value = changes["group_id"]
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            errors["group_id"] = "Le groupe doit être un nombre entier positif, ou null pour sortir du groupe."
+    if "group_with" in changes:
+        if not isinstance(changes["group_with"], str) or not _REFERENCE.match(changes["group_with"]):
+            errors["group_with"] = "Donnez la référence d'un ticket, par exemple TK-2026-00012."
+        elif "group_id" in changes:
+            errors["group_with"] = "Utilisez group_with ou group_id, pas les deux."
     if "notes" in changes:
         if not isinstance(changes["notes"], str):
             errors["notes"] = "Les notes doivent être du texte."

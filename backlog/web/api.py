@@ -242,4 +242,6 @@ async def patch_ticket(request: web.Request) -> web.Response:
         )
     except store.UnknownTicket:
         raise web.HTTPNotFound() from None
+    except store.InvalidChange as error:
+        return json_error(400, "Modification invalide.", fields={error.field: error.message})
     return web.json_response(store.ticket_to_dict(ticket))

@@ -50,8 +50,8 @@ def _ticket_schema(themes: list[str]) -> dict[str, Any]:
             "consequences": _NULLABLE_TEXT,
             "solution_idea": _NULLABLE_TEXT,
             "contact_consent": {"type": "boolean"},
-            "group_id": {"type": "integer", "nullable": True},
-            "similar_count": {"type": "integer", "minimum": 0},
+            "group_id": {"type": "integer", "nullable": True, "description": "Groupe de signalements semblables (même thème, sens proche)."},
+            "similar_count": {"type": "integer", "minimum": 0, "description": "Nombre d'autres tickets dans le même groupe."},
             **_scores(),
             "notes": {"type": "string", "nullable": True, "description": "La dernière note de l'équipe."},
             "notes_history": {
@@ -135,6 +135,14 @@ def build_openapi(themes: list[str]) -> dict[str, Any]:
                         "theme": {"type": "string", "enum": themes},
                         "notes": {"type": "string", "minLength": 1, "description": "Ajoute une note à l'historique."},
                         **_scores(),
+                        "group_with": {
+                            "type": "string", "pattern": r"^TK-\d{4}-\d{5,}$",
+                            "description": "Regrouper : ce ticket, et tout son groupe, rejoint le groupe de ce ticket-là.",
+                        },
+                        "group_id": {
+                            "type": "integer", "minimum": 1, "nullable": True,
+                            "description": "Déplacer ce ticket dans un groupe existant, ou null pour le sortir de son groupe.",
+                        },
                     },
                 },
                 "JournalLine": {

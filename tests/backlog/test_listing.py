@@ -25,17 +25,20 @@ def db(db_url):
 @pytest.fixture
 def references(db):
     """Five tickets filed on 1 to 5 March 2026 at noon; the 2nd and 4th in group 7."""
-    references = []
-    for day in range(1, 6):
-        intake = store.Intake(intake_key=f"k{day}", description=f"Signalement du {day} mars", theme="transports")
-        ticket = store.save_intake(db, intake)
+    tickets = [
+        store.save_intake(
+            db, store.Intake(intake_key=f"k{day}", description=f"Signalement du {day} mars", theme="transports")
+        )
+        for day in range(1, 6)
+    ]
+    # Set after all are filed: filing groups similar reports and counts them.
+    for day, ticket in enumerate(tickets, start=1):
         with db.session() as session:
             row = session.execute(select(Ticket).where(Ticket.id == ticket.id)).scalar_one()
             row.created_at = dt.datetime(2026, 3, day, 12, 0)
             row.group_id = 7 if day in (2, 4) else None
             row.similar_count = day % 3
-        references.append(ticket.reference)
-    return references
+    return [ticket.reference for ticket in tickets]
 
 
 @pytest.fixture
