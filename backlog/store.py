@@ -475,7 +475,10 @@ def _merge_groups(session: Session, ticket: Ticket, other_reference: str, actor:
 
 
 def _move_to_group(session: Session, ticket: Ticket, group_id: int | None, actor: str) -> None:
-    """Move one ticket to an existing group, or out of its group (None)."""
+    """Move one ticket to an existing group, or out of its group (None).
+
+    Groups are numbered by the id of one of their tickets (see save_intake).
+    """
     if group_id is not None:
         exists = session.execute(
             select(func.count()).select_from(Ticket).where(Ticket.group_id == group_id)
@@ -487,6 +490,18 @@ def _move_to_group(session: Session, ticket: Ticket, group_id: int | None, actor
     if group_id is None:
         ticket.similar_count = 0
     session.flush()
+    if old_group is not None and old_group == ticket.id and group_id != old_group:
+        # A group's number is the id of one of its tickets, so that a ticket
+        # starting a group (number = its id) never lands in another one. The
+        # ticket that gave the number left: the group takes another member's.
+        members = session.execute(
+            select(Ticket).where(Ticket.group_id == old_group).order_by(Ticket.id)
+        ).scalars().all()
+        if members:
+            for member in members:
+                _set_group(session, member, members[0].id, actor)
+            old_group = members[0].id
+            session.flush()
     _recount(session, old_group)
     _recount(session, group_id)
 

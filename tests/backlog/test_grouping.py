@@ -130,6 +130,21 @@ def test_merge_and_split_groups(db):
     assert {(ref, new) for _, ref, _, new in journal[:2]} == {(b1, str(group_a)), (b2, str(group_a))}
 
 
+def test_the_ticket_that_numbered_a_group_can_leave_and_start_another(db):
+    a1 = file(db, "a1", "Le car de 7h ne passe jamais depuis la rentrée")
+    a2 = file(db, "a2", "depuis la rentree le car de 7h passe pas")
+    a3 = file(db, "a3", "le car de 7 h ne passe pas depuis la rentrée scolaire")
+    first_id = store.get_ticket(db, a1).id
+    assert state(db, a1, a2, a3) == [(first_id, 2)] * 3
+    store.update_ticket(db, a1, {"group_id": None})
+    second_id = store.get_ticket(db, a2).id
+    assert state(db, a1, a2, a3) == [(None, 0), (second_id, 1), (second_id, 1)]
+    # a1 starts a new group numbered by its id: the old group must not be joined.
+    c = file(db, "c", "La piscine de Lorient est fermée tout l'été")
+    store.update_ticket(db, c, {"group_with": a1})
+    assert state(db, a1, c, a2, a3) == [(first_id, 1)] * 2 + [(second_id, 1)] * 2
+
+
 def test_wrong_group_changes_are_refused(db):
     a = file(db, "a", "Le car de 7h ne passe jamais")
     with pytest.raises(store.InvalidChange) as error:
