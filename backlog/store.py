@@ -154,9 +154,13 @@ def save_intake(db: Database, intake: Intake) -> Ticket:
             ticket.reference = format_reference(ticket.id, ticket.created_at.year)
             if similar:
                 # Join the group of the closest open report (it starts one if it has none).
-                closest = session.get(Ticket, similar[0])
+                # Locking the ticket that numbers the group makes reports that join it at
+                # the same time wait for each other, so each recount sees the others.
+                closest = session.get(Ticket, similar[0], with_for_update=True)
                 if closest.group_id is None:
                     closest.group_id = closest.id
+                elif closest.group_id != closest.id:
+                    session.get(Ticket, closest.group_id, with_for_update=True)
                 ticket.group_id = closest.group_id
                 _recount(session, ticket.group_id)
             if intake.contact_consent and (intake.contact_email or intake.contact_phone):

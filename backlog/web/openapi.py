@@ -119,7 +119,7 @@ def build_openapi(themes: list[str]) -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {
             "title": "Digor — backlog des irritants",
-            "version": "1.0.0",
+            "version": "1.1.0",
             "description": "Tickets déposés par les usagers et les agents. Les coordonnées ne sont jamais exposées.",
         },
         "components": {

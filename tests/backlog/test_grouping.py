@@ -1,5 +1,7 @@
 """Grouping of similar reports, on SQLite and on PostgreSQL."""
 
+import threading
+
 import pytest
 
 from backlog import grouping, store
@@ -77,6 +79,23 @@ def test_similar_reports_of_a_theme_are_grouped_when_filed(db):
     assert group is not None
     assert state(db, first, second, third) == [(group, 2)] * 3
     assert state(db, other, elsewhere) == [(None, 0), (None, 0)]
+
+
+def test_reports_filed_at_the_same_time_are_counted_right(db):
+    first = file(db, "first", "Le car de 7h ne passe jamais depuis la rentrée")
+    file(db, "second", "le car de 7h ne passe jamais depuis la rentrée scolaire")
+    references = []
+
+    def submit(number):
+        references.append(file(db, f"k{number}", f"depuis la rentrée le car de 7h ne passe jamais, {number}"))
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    group = store.get_ticket(db, first).group_id
+    assert state(db, first, *references) == [(group, 7)] * 7
 
 
 def test_closed_tickets_are_not_joined(db):

@@ -150,6 +150,14 @@ async def test_other_api_errors_are_json_too(client, method, path, status):
     assert (await response.json())["error"]["status"] == status
 
 
+async def test_a_too_large_body_gets_413_in_json(client, references):
+    response = await client.patch(
+        f"/api/tickets/{references[0]}", json={"notes": "x" * 300_000}, headers=AUTH
+    )
+    assert response.status == 413
+    assert (await response.json())["error"]["status"] == 413
+
+
 async def test_openapi_describes_paging_filters_and_sort(client):
     spec = await (await client.get("/api/openapi.json")).json()
     operation = spec["paths"]["/api/tickets"]["get"]
