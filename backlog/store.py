@@ -308,6 +308,21 @@ def audit_trail(db: Database, reference: str | None = None, limit: int = 1000) -
         return list(session.execute(query).scalars())
 
 
+def latest_audit(
+    db: Database, action: str | None = None, actor: str | None = None, limit: int = 100, offset: int = 0
+) -> tuple[int, list[AuditEvent]]:
+    """The whole journal, newest first, with optional filters: (total, page)."""
+    query = select(AuditEvent)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if actor:
+        query = query.where(AuditEvent.actor == actor)
+    with db.session() as session:
+        total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        page = session.execute(query.order_by(AuditEvent.id.desc()).limit(limit).offset(offset)).scalars()
+        return total, list(page)
+
+
 def audit_to_dict(line: AuditEvent) -> dict[str, Any]:
     return {
         "at": line.at.isoformat() + "Z",

@@ -11,7 +11,7 @@ from functools import partial
 from aiohttp import web
 
 from backlog import export, store
-from backlog.models import CHANNELS, STATUSES
+from backlog.models import AUDIT_ACTIONS, CHANNELS, STATUSES
 from backlog.themes import theme_ids
 from backlog.web import keys
 from backlog.web.auth import require_token
@@ -224,6 +224,25 @@ async def ticket_journal(request: web.Request) -> web.Response:
         raise web.HTTPNotFound() from None
     lines = await _run(store.audit_trail, database, reference)
     return web.json_response([store.audit_to_dict(line) for line in lines])
+
+
+async def journal(request: web.Request) -> web.Response:
+    _require_token(request)
+    action = request.query.get("action") or None
+    if action and action not in AUDIT_ACTIONS:
+        raise _bad_request("Action inconnue. Valeurs possibles : " + ", ".join(AUDIT_ACTIONS) + ".")
+    limit = _int_param(request, "limit", 100, MAX_PAGE)
+    offset = _int_param(request, "offset", 0, 10**9)
+    total, lines = await _run(
+        store.latest_audit, request.app[keys.DATABASE], action=action,
+        actor=request.query.get("actor") or None, limit=limit, offset=offset,
+    )
+    response = web.json_response([store.audit_to_dict(line) for line in lines])
+    response.headers["X-Total-Count"] = str(total)
+    links = _page_links(request, total, limit, offset)
+    if links:
+        response.headers["Link"] = links
+    return response
 
 
 async def patch_ticket(request: web.Request) -> web.Response:

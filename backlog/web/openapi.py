@@ -254,6 +254,25 @@ def build_openapi(themes: list[str]) -> dict[str, Any]:
                     },
                 }
             },
+            "/api/journal": {
+                "get": {
+                    "summary": "Tout le journal, du plus récent au plus ancien : consultations, modifications, exports, purges.",
+                    "parameters": [
+                        {"name": "action", "in": "query", "schema": {"type": "string", "enum": ["view", "update", "export", "purge"]}},
+                        {"name": "actor", "in": "query", "description": "Le nom d'un jeton.", "schema": {"type": "string"}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 500, "default": 100}},
+                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "Les lignes de la page. Le total et les liens vers les autres pages sont dans les en-têtes X-Total-Count et Link.",
+                            "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/JournalLine"}}}},
+                        },
+                        "400": {"description": "Filtre invalide.", "content": {"application/json": {"schema": error}}},
+                        "401": errors["401"],
+                    },
+                }
+            },
             "/api/tickets/{reference}/journal": {
                 "parameters": [reference],
                 "get": {

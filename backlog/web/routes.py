@@ -14,6 +14,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/tickets/{reference}", api.get_ticket)
     app.router.add_patch("/api/tickets/{reference}", api.patch_ticket)
     app.router.add_get("/api/tickets/{reference}/journal", api.ticket_journal)
+    app.router.add_get("/api/journal", api.journal)
     app.router.add_get("/api/export.csv", api.export_csv)
     app.router.add_get("/api/export.json", api.export_json)
     app.router.add_get("/", pages.widget_page)

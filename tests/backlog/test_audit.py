@@ -129,3 +129,27 @@ async def test_openapi_describes_the_journal(client):
     spec = await (await client.get("/api/openapi.json")).json()
     assert "get" in spec["paths"]["/api/tickets/{reference}/journal"]
     assert "actor" in spec["components"]["schemas"]["JournalLine"]["properties"]
+
+
+async def test_the_whole_journal_is_readable_newest_first_with_filters(client, reference):
+    alice = {"Authorization": f"Bearer {ALICE}"}
+    await client.get(f"/api/tickets/{reference}", headers=alice)
+    await client.get("/api/export.json", headers=alice)
+    await client.patch(f"/api/tickets/{reference}", json={"status": "clos"}, headers={"Authorization": f"Bearer {TOKEN}"})
+    response = await client.get("/api/journal", headers=alice)
+    assert response.status == 200
+    assert [(l["actor"], l["action"]) for l in await response.json()] == [
+        ("équipe", "update"), ("Alice Martin", "export"), ("Alice Martin", "view"),
+    ]
+    assert response.headers["X-Total-Count"] == "3"
+    response = await client.get("/api/journal?action=export", headers=alice)
+    assert [l["field"] for l in await response.json()] == ["json"]
+    response = await client.get("/api/journal?actor=Alice%20Martin&limit=1", headers=alice)
+    assert [l["action"] for l in await response.json()] == ["export"]
+    assert response.headers["X-Total-Count"] == "2"
+    assert 'rel="next"' in response.headers["Link"]
+    response = await client.get("/api/journal?action=effacer", headers=alice)
+    assert response.status == 400
+    assert (await client.get("/api/journal")).status == 401
+    spec = await (await client.get("/api/openapi.json")).json()
+    assert "/api/journal" in spec["paths"]
