@@ -153,3 +153,11 @@ async def test_the_whole_journal_is_readable_newest_first_with_filters(client, r
     assert (await client.get("/api/journal")).status == 401
     spec = await (await client.get("/api/openapi.json")).json()
     assert "/api/journal" in spec["paths"]
+
+
+def test_the_extra_tokens_come_from_the_environment():
+    from backlog.settings import Settings
+
+    settings = Settings.from_env({"DIGOR_API_TOKEN": "main", "DIGOR_API_TOKENS": "alice:a1"})
+    assert parse_tokens(settings.api_token, settings.extra_api_tokens) == {"main": "équipe", "a1": "alice"}
+    assert Settings.from_env({}).extra_api_tokens == ""
