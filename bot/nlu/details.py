@@ -1,0 +1,397 @@
+"""Details that spare questions: where, how often, since when, which service.
+
+Pure functions over a message's text that return entity spans with a
+normalised value. Rules and gazetteers are used where they are more exact
+than a learned model: the communes of Brittany (generated from INSEE's
+official list, see scripts/gen_communes.py), the services people name, and
+the French ways of saying "how often" and "since when". Offsets always refer
+to the text as typed.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    entity: str
+    value: str
+    info: Dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+
+    def as_entity(self, text: str, extractor: str) -> Dict[str, object]:
+        entity = {
+            "entity": self.entity,
+            "start": self.start,
+            "end": self.end,
+            "value": self.value,
+            "extractor": extractor,
+            "confidence_entity": 1.0,
+        }
+        if self.info:
+            entity["additional_info"] = dict(self.info)
+        return entity
+
+
+def fold(text: str) -> str:
+    """Lower-case without accents, one character for one: offsets stay valid."""
+    out = []
+    for ch in text.lower():
+        base = unicodedata.normalize("NFKD", ch)[0]
+        out.append(base if base.isalnum() or not ch.isalnum() else ch)
+    return "".join(out)
+
+
+# --- how often ----------------------------------------------------------------
+
+NUMBERS = {
+    "un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6,
+    "sept": 7, "huit": 8, "neuf": 9, "dix": 10, "quinze": 15, "vingt": 20,
+}
+_NUM = r"(?:\d+|un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|quinze|vingt)"
+_UNIT_WORDS = {
+    "jour": "jour", "jours": "jour", "matin": "jour", "matins": "jour", "soir": "jour",
+    "soirs": "jour", "midi": "jour", "midis": "jour", "nuit": "jour", "nuits": "jour",
+    "semaine": "semaine", "semaines": "semaine", "week end": "semaine", "week ends": "semaine",
+    "weekend": "semaine", "weekends": "semaine", "mois": "mois", "an": "an", "ans": "an",
+    "annee": "an", "annees": "an", "trimestre": "trimestre", "trimestres": "trimestre",
+    "heure": "heure", "heures": "heure", "rentree": "an", "ete": "an", "hiver": "an",
+    "vacances": "an",
+}
+_DAYS = r"(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)s?"
+_PERIOD = r"(?:jours?|matins?|soirs?|midis?|nuits?|semaines?|week[ -]?ends?|mois|ans|annees?|trimestres?|heures?|rentrees?|etes?|hivers?|vacances)"
+_EVERY = r"(?:tous|toutes|tout|tt|ts|ttes|tte)"
+FREQUENCY = re.compile(
+    r"\b(?:"
+    rf"(?P<every>{_EVERY}\s+les\s+(?:(?P<n_every>{_NUM})\s+)?(?P<unit_every>{_PERIOD}|{_DAYS}))"
+    rf"|(?P<each>chaque\s+(?P<unit_each>{_PERIOD}|{_DAYS}|fois|annee|jour))"
+    rf"|(?P<times>(?P<n_times>{_NUM})\s+fois\s+(?:par|pr|/)\s+(?P<unit_times>jour|semaine|mois|an|annee|trimestre|heure))"
+    rf"|(?P<times_in>(?P<n_in>{_NUM})\s+fois\s+(?:dans|en)\s+(?:la|le|l')?\s*(?P<unit_in>journee|semaine|mois|annee|an))"
+    r"|(?P<always>a\s+chaque\s+fois|a\s+chaque\s+coup|systematiquement|tout\s+le\s+temps|tt\s+le\s+temps|en\s+permanence|sans\s+arret|constamment|quotidiennement|tlj|h\s*24|24\s*h\s*/\s*24)"
+    r"|(?P<often>tres\s+souvent|souvent|regulierement|frequemment|de\s+plus\s+en\s+plus\s+souvent|(?:une|1)\s+fois\s+sur\s+(?:deux|2|trois|3)|un\s+jour\s+sur\s+(?:deux|2))"
+    r"|(?P<sometimes>parfois|de\s+temps\s+en\s+temps|de\s+temps\s+a\s+autre|rarement|quelquefois)"
+    r"|(?P<once>une\s+seule\s+fois|une\s+fois\s+seulement|qu'une\s+fois|la\s+premiere\s+fois|c'est\s+arrive\s+une\s+fois)"
+    r")\b"
+)
+PER = {"jour": "jour", "semaine": "semaine", "mois": "mois", "an": "an", "trimestre": "trimestre", "heure": "heure",
+       "journee": "jour", "annee": "an"}
+
+
+def _number(word: Optional[str]) -> Optional[int]:
+    if not word:
+        return None
+    return int(word) if word.isdigit() else NUMBERS.get(word)
+
+
+def frequency_value(match: re.Match) -> Tuple[str, Dict[str, object]]:
+    if match.group("every"):
+        unit_word = re.sub(r"[ -]", " ", match.group("unit_every"))
+        if re.fullmatch(_DAYS, unit_word):
+            return f"tous les {unit_word.rstrip('s')}s", {"per": "semaine", "times": 1}
+        unit = _UNIT_WORDS.get(unit_word, unit_word)
+        n = _number(match.group("n_every"))
+        if n and n > 1:
+            return f"tous les {n} {unit_word}", {"per": unit, "every": n}
+        canonical = {"jour": "tous les jours", "semaine": "toutes les semaines", "mois": "tous les mois",
+                     "an": "tous les ans", "trimestre": "tous les trimestres", "heure": "toutes les heures"}
+        return canonical.get(unit, f"tous les {unit_word}"), {"per": unit, "times": 1}
+    if match.group("each"):
+        unit_word = match.group("unit_each")
+        if unit_word == "fois":
+            return "à chaque fois", {"per": "fois"}
+        if re.fullmatch(_DAYS, unit_word):
+            return f"tous les {unit_word.rstrip('s')}s", {"per": "semaine", "times": 1}
+        unit = _UNIT_WORDS.get(unit_word, unit_word)
+        return {"jour": "tous les jours", "semaine": "toutes les semaines", "mois": "tous les mois",
+                "an": "tous les ans"}.get(unit, f"chaque {unit_word}"), {"per": unit, "times": 1}
+    if match.group("times") or match.group("times_in"):
+        n = _number(match.group("n_times") or match.group("n_in")) or 1
+        unit = PER[match.group("unit_times") or match.group("unit_in")]
+        return f"{n} fois par {unit}", {"per": unit, "times": n}
+    if match.group("always"):
+        return "à chaque fois", {"per": "fois"}
+    if match.group("often"):
+        return "souvent", {"per": "souvent"}
+    if match.group("sometimes"):
+        return "de temps en temps", {"per": "parfois"}
+    return "une fois", {"per": "une_fois", "times": 1}
+
+
+# --- since when ---------------------------------------------------------------
+
+_MONTHS = r"(?:janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre)"
+_SEASONS = r"(?:la\s+rentree|l'ete|l'hiver|le\s+printemps|l'automne|les\s+vacances|noel|paques|la\s+toussaint)"
+SINCE = re.compile(
+    r"\b(?:"
+    rf"(?P<dur>(?:depuis|ca\s+fait|cela\s+fait|sa\s+fait|ya|il\s+y\s+a)\s+(?:(?:plus\s+de|presque|bientot|environ|pres\s+de|au\s+moins)\s+)?(?P<n>{_NUM}|quelques|plusieurs|des)\s+(?P<unit>jours?|semaines?|mois|ans|annees?|heures?))"
+    rf"|(?P<month>depuis\s+(?:le\s+mois\s+d[e']\s*|le\s+\d{{1,2}}\s+|debut\s+|fin\s+|mi\s*-?\s*)?{_MONTHS}(?:\s+dernier|\s+\d{{4}})?)"
+    rf"|(?P<season>depuis\s+(?:le\s+debut\s+de\s+|la\s+fin\s+de\s+)?{_SEASONS}(?:\s+derniere?|\s+\d{{4}})?)"
+    r"|(?P<year>depuis\s+(?:le\s+debut\s+de\s+l'annee|le\s+debut\s+de\s+l'an|l'an\s+dernier|l'annee\s+derniere|(?:le\s+debut\s+de\s+|fin\s+)?(?:19|20)\d{2}))"
+    r"|(?P<vague>depuis\s+(?:toujours|longtemps|tres\s+longtemps|des\s+annees|des\s+mois|des\s+semaines|hier|avant-hier|ce\s+matin|cette\s+semaine|la\s+semaine\s+derniere|le\s+mois\s+dernier|le\s+debut|le\s+confinement|le\s+covid|la\s+reforme|la\s+fusion|le\s+changement\s+d'horaires?|le\s+nouveau\s+site|la\s+mise\s+a\s+jour))"
+    r")\b"
+)
+
+
+def since_value(match: re.Match, original: str) -> Tuple[str, Dict[str, object]]:
+    """"ça fait deux ans" -> "depuis 2 ans"; other forms keep their words."""
+    if match.group("dur"):
+        offset = match.start()
+        n_word = original[match.start("n") - offset:match.end("n") - offset].lower()
+        unit = original[match.start("unit") - offset:match.end("unit") - offset].lower()
+        n = _number(match.group("n"))
+        if n is None:
+            return f"depuis {n_word} {unit}", {"unit": match.group("unit")}
+        return f"depuis {n} {unit}", {"amount": n, "unit": match.group("unit").rstrip("s") if match.group("unit") != "mois" else "mois"}
+    return " ".join(original.split()), {}
+
+
+# --- communes of Brittany -------------------------------------------------------
+
+# Breton names and common spellings people type for the largest towns.
+COMMUNE_ALIASES = {
+    "kemper": "Quimper", "quimpe": "Quimper", "kimper": "Quimper", "roazhon": "Rennes",
+    "rene": "Rennes", "renne": "Rennes", "an oriant": "Lorient", "lorian": "Lorient",
+    "loriant": "Lorient", "gwened": "Vannes", "vanne": "Vannes", "sant brieg": "Saint-Brieuc",
+    "st brieuc": "Saint-Brieuc", "saint brieu": "Saint-Brieuc", "st brieu": "Saint-Brieuc",
+    "montroulez": "Morlaix", "morlai": "Morlaix", "karaez": "Carhaix-Plouguer", "carhaix": "Carhaix-Plouguer",
+    "carhaix plouguer": "Carhaix-Plouguer", "lannuon": "Lannion", "gwengamp": "Guingamp",
+    "guingand": "Guingamp", "kemperle": "Quimperlé", "quimperle": "Quimperlé", "pondi": "Pontivy",
+    "sant malo": "Saint-Malo", "st malo": "Saint-Malo", "st-malo": "Saint-Malo", "brest": "Brest",
+    "douarnenez": "Douarnenez", "dz": "Douarnenez", "landerneau": "Landerneau", "belle ile": "Le Palais",
+    "belle ile en mer": "Le Palais", "ploermel": "Ploërmel", "vitre": "Vitré", "fougere": "Fougères",
+    "st nazaire": None,
+}
+_LOCATIVE = re.compile(r"(?:\b(?:a|au|aux|sur|vers|de|d'|pres\s+de|cote\s+de|entre|et|ou|en)\s+)$")
+_WORD = re.compile(r"[\w'’-]+")
+
+
+@dataclass(frozen=True)
+class Commune:
+    code: str
+    name: str
+    postcodes: Tuple[str, ...]
+
+
+def _key(text: str) -> str:
+    text = fold(text).replace("’", "'")
+    text = re.sub(r"[-'\s]+", " ", text).strip()
+    return re.sub(r"\bst\b", "saint", re.sub(r"\bste\b", "sainte", text))
+
+
+@lru_cache(maxsize=1)
+def communes() -> Dict[str, Commune]:
+    """Normalised name -> commune, for the 1,200-odd communes of Brittany."""
+    table: Dict[str, Commune] = {}
+    with open(DATA_DIR / "communes_bretagne.tsv", encoding="utf-8") as handle:
+        rows = csv.DictReader((line for line in handle if not line.startswith("#")), delimiter="\t")
+        for row in rows:
+            commune = Commune(row["insee_code"], row["name"], tuple(row["postcodes"].split(",")))
+            table.setdefault(_key(commune.name), commune)
+    by_name = {commune.name: commune for commune in table.values()}
+    for alias, name in COMMUNE_ALIASES.items():
+        if name and name in by_name:
+            table.setdefault(_key(alias), by_name[name])
+    return table
+
+
+@lru_cache(maxsize=1)
+def _max_words() -> int:
+    return max(len(key.split()) for key in communes())
+
+
+def _edit_distance_at_most_one(a: str, b: str) -> bool:
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return a == b
+    if len(a) == len(b):
+        diffs = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diffs) == 1 or (
+            len(diffs) == 2 and diffs[1] == diffs[0] + 1 and a[diffs[0]] == b[diffs[1]] and a[diffs[1]] == b[diffs[0]]
+        )
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i:] == b[i + 1:]
+
+
+@lru_cache(maxsize=4096)
+def _fuzzy_commune(key: str) -> Optional[Commune]:
+    """A commune one typo away from a single-word `key` (6 letters or more)."""
+    if len(key) < 6 or " " in key:
+        return None
+    found = [c for name, c in communes().items() if " " not in name and name[0] == key[0] and _edit_distance_at_most_one(key, name)]
+    return found[0] if len({c.code for c in found}) == 1 else None
+
+
+@lru_cache(maxsize=1)
+def _first_words() -> frozenset:
+    return frozenset(key.split()[0] for key in communes())
+
+
+def _word_key(word: str) -> str:
+    return {"st": "saint", "ste": "sainte"}.get(word, word)
+
+
+def find_communes(text: str) -> List[Span]:
+    """Communes of Brittany named in `text`, longest match first.
+
+    A one-word name is taken when it is capitalised or follows a word such as
+    "à", "sur", "de" (so "paule" the first name or "cast" in a sentence are not
+    read as places); a typo is forgiven only after such a word.
+    """
+    folded = fold(text).replace("’", "'")
+    matches = list(re.finditer(r"[^\W_]+", folded))
+    keys = [_word_key(m.group(0)) for m in matches]
+    # joined[i]: the words i and i + 1 are separated only by spaces, hyphens or apostrophes.
+    joined = [bool(re.fullmatch(r"[\s'-]+", folded[matches[i].end():matches[i + 1].start()])) for i in range(len(matches) - 1)]
+    table, firsts = communes(), _first_words()
+    spans: List[Span] = []
+    i = 0
+    while i < len(matches):
+        start = matches[i].start()
+        after_locative = bool(_LOCATIVE.search(folded[max(0, start - 12):start]))
+        found = None
+        if keys[i] in firsts or after_locative:
+            limit = 1
+            while limit < _max_words() and i + limit < len(matches) and joined[i + limit - 1]:
+                limit += 1
+            for n in range(limit, 0, -1):
+                commune = table.get(" ".join(keys[i:i + n]))
+                if commune is None and n == 1 and after_locative:
+                    commune = _fuzzy_commune(keys[i])
+                if commune is None:
+                    continue
+                if n == 1 and not (text[start].isupper() or after_locative or keys[i] in COMMUNE_ALIASES):
+                    continue
+                end = matches[i + n - 1].end()
+                info = {"commune": commune.name, "insee": commune.code, "postcodes": list(commune.postcodes)}
+                found = (n, Span(start, end, "location", commune.name, info))
+                break
+        if found:
+            spans.append(found[1])
+            i += found[0]
+        else:
+            i += 1
+    return spans
+
+
+# --- services and organisations ------------------------------------------------
+
+SERVICES = {
+    "TER": ["ter", "ter breizhgo", "sncf"],
+    "BreizhGo": ["breizhgo", "breizh go", "breiz go", "breizgo"],
+    "KorriGo": ["korrigo", "korri go", "korigo"],
+    "CAF": ["caf", "caisse d'allocations familiales", "allocations familiales"],
+    "CPAM": ["cpam", "ameli", "assurance maladie", "securite sociale", "secu"],
+    "MSA": ["msa", "mutualite sociale agricole"],
+    "Carsat": ["carsat", "cnav", "caisse de retraite", "assurance retraite"],
+    "France Travail": ["france travail", "pole emploi", "pole-emploi", "poleemploi"],
+    "Mission locale": ["mission locale"],
+    "MDPH": ["mdph", "maison departementale des personnes handicapees"],
+    "ANTS": ["ants", "agence nationale des titres securises"],
+    "Préfecture": ["prefecture", "sous-prefecture", "sous prefecture"],
+    "Mairie": ["mairie", "hotel de ville"],
+    "Conseil départemental": ["conseil departemental", "departement", "cd22", "cd29", "cd35", "cd56"],
+    "Région Bretagne": ["region", "region bretagne", "conseil regional"],
+    "URSSAF": ["urssaf"],
+    "Impôts": ["impots", "impots.gouv", "centre des impots", "dgfip", "sip", "tresor public"],
+    "La Poste": ["la poste"],
+    "CCAS": ["ccas", "centre communal d'action sociale"],
+    "France Services": ["france services", "maison france services", "espace france services"],
+    "CROUS": ["crous"],
+    "Pass Culture": ["pass culture"],
+    "CPF": ["cpf", "compte personnel de formation", "mon compte formation"],
+    "AFPA": ["afpa"],
+    "Transitions Pro": ["transitions pro"],
+    "Parcoursup": ["parcoursup"],
+    "Toutatice": ["toutatice"],
+    "Pronote": ["pronote"],
+    "FranceConnect": ["franceconnect", "france connect"],
+    "STAR": ["star", "reseau star", "metro de rennes"],
+    "Bibus": ["bibus"],
+    "QUB": ["qub"],
+    "Kicéo": ["kiceo"],
+    "CTRL": ["ctrl"],
+    "TUB": ["tub"],
+    "Penn-ar-Bed": ["penn ar bed", "penn-ar-bed"],
+    "Illenoo": ["illenoo"],
+    "OuestGo": ["ouestgo", "ouest go"],
+    "France Rénov'": ["france renov", "france renov'", "maprimerenov", "ma prime renov", "maprimerénov"],
+    "ANAH": ["anah"],
+    "CHU": ["chu", "hopital", "urgences"],
+    "EHPAD": ["ehpad"],
+    "Lycée": ["lycee", "lycee professionnel", "lycee agricole"],
+    "Collège": ["college"],
+    "Tribunal": ["tribunal", "tribunal judiciaire"],
+    "SIRH": ["sirh"],
+    "DRH": ["drh", "rh", "ressources humaines", "service rh"],
+    "DSI": ["dsi", "service informatique"],
+    "Chorus": ["chorus", "chorus pro"],
+    "Enedis": ["enedis", "edf"],
+}
+
+
+@lru_cache(maxsize=1)
+def _service_pattern() -> Tuple[re.Pattern, Dict[str, str]]:
+    variants: Dict[str, str] = {}
+    for canonical, names in SERVICES.items():
+        for name in names + [canonical]:
+            variants[_key(name)] = canonical
+    alternatives = sorted(variants, key=len, reverse=True)
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(v).replace(r"\ ", r"[\s'-]+") for v in alternatives) + r")\b")
+    return pattern, variants
+
+
+# Short codes that are also ordinary words are taken only in capitals
+# ("STAR", "TUB"); common nouns only after an article ("la Poste", "la Région").
+_CAPITALS_ONLY = {"star", "tub", "sip", "rh", "ctrl", "qub", "drh"}
+_AFTER_ARTICLE = {"region", "departement", "college"}
+_ARTICLE = re.compile(r"\b(?:la|le|l'|au|du|a\s+la)\s*$")
+
+
+def find_services(text: str) -> List[Span]:
+    pattern, variants = _service_pattern()
+    folded = fold(text).replace("’", "'")
+    spans = []
+    for match in pattern.finditer(folded):
+        key = _key(match.group(0))
+        if key in _CAPITALS_ONLY and not text[match.start():match.end()].isupper():
+            continue
+        if key in _AFTER_ARTICLE and not _ARTICLE.search(folded[max(0, match.start() - 6):match.start()]):
+            continue
+        spans.append(Span(match.start(), match.end(), "service", variants[key]))
+    return spans
+
+
+# --- all together -------------------------------------------------------------------
+
+
+def find_details(text: str) -> List[Span]:
+    """Every detail in `text`, without overlaps (longest first)."""
+    folded = fold(text).replace("’", "'")
+    spans: List[Span] = []
+    for match in FREQUENCY.finditer(folded):
+        value, info = frequency_value(match)
+        spans.append(Span(match.start(), match.end(), "frequency", value, info))
+    for match in SINCE.finditer(folded):
+        value, info = since_value(match, text[match.start():match.end()])
+        spans.append(Span(match.start(), match.end(), "since", value, info))
+    spans += find_services(text)
+    spans += find_communes(text)
+    spans.sort(key=lambda s: (-(s.end - s.start), s.start))
+    kept: List[Span] = []
+    for span in spans:
+        if all(span.end <= other.start or span.start >= other.end for other in kept):
+            kept.append(span)
+    return sorted(kept, key=lambda s: s.start)

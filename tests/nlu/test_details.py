@@ -1,0 +1,122 @@
+import pytest
+
+from bot.nlu.details import communes, find_details
+from bot.nlu.details_extractor import merge
+
+
+def found(text):
+    return [(text[s.start:s.end], s.entity, s.value) for s in find_details(text)]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("tous les matins", ("tous les matins", "frequency", "tous les jours")),
+        ("tt les jours", ("tt les jours", "frequency", "tous les jours")),
+        ("toutes les semaines", ("toutes les semaines", "frequency", "toutes les semaines")),
+        ("2 fois par semaine", ("2 fois par semaine", "frequency", "2 fois par semaine")),
+        ("deux fois par mois", ("deux fois par mois", "frequency", "2 fois par mois")),
+        ("à chaque fois", ("à chaque fois", "frequency", "à chaque fois")),
+        ("a chaque fois", ("a chaque fois", "frequency", "à chaque fois")),
+        ("systématiquement", ("systématiquement", "frequency", "à chaque fois")),
+        ("tous les mercredis", ("tous les mercredis", "frequency", "tous les mercredis")),
+        ("chaque lundi", ("chaque lundi", "frequency", "tous les lundis")),
+        ("une fois sur deux", ("une fois sur deux", "frequency", "souvent")),
+        ("de temps en temps", ("de temps en temps", "frequency", "de temps en temps")),
+        ("une seule fois", ("une seule fois", "frequency", "une fois")),
+    ],
+)
+def test_frequency(text, expected):
+    assert found(f"ça arrive {text} hélas") == [expected]
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("depuis 3 mois", "depuis 3 mois"),
+        ("depuis trois mois", "depuis 3 mois"),
+        ("ça fait deux ans", "depuis 2 ans"),
+        ("depuis plus de 6 semaines", "depuis 6 semaines"),
+        ("depuis janvier", "depuis janvier"),
+        ("depuis septembre dernier", "depuis septembre dernier"),
+        ("depuis la rentrée", "depuis la rentrée"),
+        ("depuis la rentree", "depuis la rentree"),
+        ("depuis 2023", "depuis 2023"),
+        ("depuis des années", "depuis des années"),
+        ("depuis le confinement", "depuis le confinement"),
+    ],
+)
+def test_since(text, value):
+    spans = find_details(f"le problème dure {text}, voilà")
+    assert [(s.entity, s.value) for s in spans] == [("since", value)]
+
+
+@pytest.mark.parametrize(
+    "text, place",
+    [
+        ("le car ne passe pas à Quimper", "Quimper"),
+        ("le car ne passe pas a quimper", "Quimper"),
+        ("à Kemper", "Quimper"),
+        ("à Lorian", "Lorient"),
+        ("à Quimperle", "Quimperlé"),
+        ("j'habite Saint-Brieuc", "Saint-Brieuc"),
+        ("j'habite St Brieuc", "Saint-Brieuc"),
+        ("sur Plouguerneau", "Plouguerneau"),
+        ("à Carhaix", "Carhaix-Plouguer"),
+        ("à Belle-Île", "Le Palais"),
+        ("à Loudeac", "Loudéac"),
+    ],
+)
+def test_communes_of_brittany(text, place):
+    assert [(s.entity, s.value) for s in find_details(text)] == [("location", place)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["il faut que ça change", "une bonne paie", "le car est en retard", "c'est rennes qui décide pas"],
+)
+def test_ordinary_words_are_not_places(text):
+    assert [s for s in find_details(text) if s.entity == "location" and s.value != "Rennes"] == []
+
+
+def test_the_list_covers_every_commune_of_brittany():
+    names = {c.name for c in communes().values()}
+    assert len({c.code for c in communes().values()}) > 1150
+    assert {"Quimper", "Brest", "Rennes", "Vannes", "Lorient", "Ouessant", "Île-de-Bréhat"} <= names
+    assert all(c.code[:2] in {"22", "29", "35", "56"} for c in communes().values())
+
+
+@pytest.mark.parametrize(
+    "text, service",
+    [
+        ("la CAF ne répond pas", "CAF"),
+        ("ma carte korrigo", "KorriGo"),
+        ("le TER de 7h", "TER"),
+        ("pole emploi m'a radié", "France Travail"),
+        ("sur ameli", "CPAM"),
+        ("la MDPH", "MDPH"),
+        ("le bus STAR", "STAR"),
+        ("à la Région", "Région Bretagne"),
+    ],
+)
+def test_services(text, service):
+    assert ("service", service) in [(s.entity, s.value) for s in find_details(text)]
+
+
+@pytest.mark.parametrize("text", ["une star du foot", "ma région natale", "tub de peinture"])
+def test_service_names_that_are_ordinary_words(text):
+    assert [s for s in find_details(text) if s.entity == "service"] == []
+
+
+def test_merge_keeps_a_learned_place_that_contains_a_commune_and_drops_overlaps():
+    text = "à la gare de Rennes depuis 3 mois"
+    learned = [
+        {"entity": "location", "start": 5, "end": 19, "value": "gare de Rennes", "extractor": "CRFEntityExtractor"},
+        {"entity": "frequency", "start": 20, "end": 33, "value": "depuis 3 mois", "extractor": "CRFEntityExtractor"},
+    ]
+    merged = merge(text, learned)
+    assert [(e["entity"], e["value"], e["extractor"]) for e in merged] == [
+        ("location", "gare de Rennes", "CRFEntityExtractor"),
+        ("since", "depuis 3 mois", "DetailsExtractor"),
+    ]
+    assert merged[0]["additional_info"]["insee"] == "35238"
