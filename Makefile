@@ -16,7 +16,7 @@ DATA := nlu_data bot/stories bot/rules
 TRAIN_INPUTS := config.yml themes.yml $(shell find $(DOMAIN) $(DATA) bot/nlu -type f \( -name '*.yml' -o -name '*.py' \) 2>/dev/null)
 MODEL_STAMP := models/.trained
 
-.PHONY: help install validate train run shell test test-unit test-dialogue clean
+.PHONY: help install validate train run shell test test-unit test-dialogue eval communes clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -55,6 +55,12 @@ test-dialogue: $(MODEL_STAMP) ## Conversation tests (rasa test core)
 test: $(MODEL_STAMP) validate ## The whole test suite: data validation, unit, dialogue and end-to-end tests
 	$(MAKE) --no-print-directory test-dialogue
 	$(BIN)/pytest
+
+eval: $(VENV)/.installed ## Train on nlu_data/ only and measure understanding on the held-out and real test sets, beside Rasa's default pipeline
+	$(PYTHON) -m scripts.evaluate
+
+communes: ## Regenerate bot/nlu/data/communes_bretagne.tsv from the official list (npm package codes-postaux)
+	$(PYTHON) -m scripts.gen_communes
 
 clean: ## Remove trained models and local databases
 	rm -rf models/*.tar.gz $(MODEL_STAMP) var/
