@@ -15,6 +15,7 @@ CHANNELS = {
     "teams": "teams",
     "botframework": "teams",
     "mattermost": "mattermost",
+    "mattermost_digor": "mattermost",
     "desk": "phone",
 }
 

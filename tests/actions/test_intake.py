@@ -157,3 +157,14 @@ def test_a_description_set_before_the_form_is_kept_as_it_is(domain):
     tracker = make_tracker("x", slots={"description": "Le car est en retard", "intake_key": "k"})
     result = ValidateIntakeForm().validate_description("Le car est en retard", CollectingDispatcher(), tracker, domain)
     assert result == {"description": "Le car est en retard"}
+
+
+@pytest.mark.parametrize(
+    "input_channel, channel",
+    [("rest", "web"), ("widget", "web"), ("teams", "teams"), ("mattermost_digor", "mattermost"),
+     ("desk", "phone"), (None, "web"), ("inconnu", "web")],
+)
+def test_ticket_channel_from_the_input_channel(input_channel, channel):
+    from actions.validators import ticket_channel
+
+    assert ticket_channel(input_channel) == channel
