@@ -9,3 +9,14 @@ def db_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'backlog.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def db(db_url):
+    """A migrated backlog on `db_url`."""
+    from backlog.db import Database, init_schema
+
+    database = Database(db_url)
+    init_schema(database.engine)
+    yield database
+    database.dispose()

@@ -5,21 +5,12 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from backlog import store
-from backlog.db import Database, init_schema
 from backlog.models import AppendOnlyError, AuditEvent
 from backlog.web import init_app
 from backlog.web.auth import parse_tokens, token_label
 from tests.conftest import TOKEN, make_settings
 
 ALICE = "alice-token-0123456789"
-
-
-@pytest.fixture
-def db(db_url):
-    database = Database(db_url)
-    init_schema(database.engine)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

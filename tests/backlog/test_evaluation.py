@@ -5,20 +5,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from backlog import store
-from backlog.db import Database, init_schema
 from backlog.models import SCORES
 from backlog.web import init_app
 from tests.conftest import TOKEN, make_settings
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def db(db_url):
-    database = Database(db_url)
-    init_schema(database.engine)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

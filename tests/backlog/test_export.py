@@ -6,20 +6,11 @@ import io
 import pytest
 
 from backlog import export, store
-from backlog.db import Database, init_schema
 from backlog.web import init_app
 from tests.conftest import TOKEN, make_settings
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 EMAIL, PHONE = "jeanne.dupont@exemple.fr", "06 98 76 54 32"
-
-
-@pytest.fixture
-def db(db_url):
-    database = Database(db_url)
-    init_schema(database.engine)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import threading
 import pytest
 
 from backlog import grouping, store
-from backlog.db import Database, init_schema
 from backlog.web import init_app
 from tests.conftest import TOKEN, make_settings
 
@@ -30,14 +29,6 @@ DIFFERENT = [
     ("personne ne répond au téléphone de la mairie", "les horaires de la mairie sont trop courts le samedi"),
 ]
 OTHERS = ["la piscine est fermée", "les routes sont pleines de trous", "pas de médecin à moins de 30 km"]
-
-
-@pytest.fixture
-def db(db_url):
-    database = Database(db_url)
-    init_schema(database.engine)
-    yield database
-    database.dispose()
 
 
 def file(db, key, description, theme="transports"):

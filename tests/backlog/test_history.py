@@ -3,17 +3,8 @@
 import pytest
 
 from backlog import store
-from backlog.db import Database, init_schema
 from backlog.web import init_app
 from tests.conftest import TOKEN, make_settings
-
-
-@pytest.fixture
-def db(db_url):
-    database = Database(db_url)
-    init_schema(database.engine)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

@@ -6,20 +6,11 @@ import pytest
 from sqlalchemy import select
 
 from backlog import store
-from backlog.db import Database, init_schema
 from backlog.models import Ticket
 from backlog.web import init_app
 from tests.conftest import TOKEN, make_settings
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def db(db_url):
-    database = Database(db_url)
-    init_schema(database.engine)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

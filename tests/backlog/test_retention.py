@@ -7,7 +7,6 @@ import pytest
 from sqlalchemy import select, update
 
 from backlog import retention, store
-from backlog.db import Database, init_schema
 from backlog.models import Contact, utcnow
 from backlog.settings import Settings
 from backlog.web import init_app
@@ -15,14 +14,6 @@ import backlog.web as web_package
 from tests.conftest import make_settings
 
 NOW = dt.datetime(2026, 6, 30, 12, 0)
-
-
-@pytest.fixture
-def db(db_url):
-    database = Database(db_url)
-    init_schema(database.engine)
-    yield database
-    database.dispose()
 
 
 def file_with_contact(db, key: str, stored_at: dt.datetime) -> str:
