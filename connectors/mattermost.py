@@ -21,26 +21,25 @@ import asyncio
 import hmac
 import logging
 import re
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Set, Text
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Text
 
 import aiohttp
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from connectors.common import UNAVAILABLE, BackgroundTasks, ask_rasa
 
 logger = logging.getLogger(__name__)
 
 CHANNEL_NAME = "mattermost_digor"
 # Mattermost refuses posts over 16383 characters.
 MAX_POST_CHARACTERS = 16_000
-MAX_MESSAGE_CHARACTERS = 100_000
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=15)
 # Shown under a numbered list of choices (Mattermost has no buttons without a public callback URL).
 CHOICES_HINT = "Répondez par le numéro ou avec vos mots."
-# Posted when Rasa fails, so that nobody waits for an answer that will not come.
-UNAVAILABLE = "Le service ne répond pas pour le moment. Réessayez dans quelques minutes."
 # What a message with no words (only "@digor" or "/digor") means to Rasa.
 GREETING = "/greet"
 _CHOICE_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
@@ -121,7 +120,7 @@ class MattermostInput(InputChannel):
         self.tokens = split_tokens(token)
         self.bot_token = bot_token
         self._session: Optional[aiohttp.ClientSession] = None
-        self._tasks: Set[asyncio.Task] = set()
+        self._replies = BackgroundTasks()
 
     # --- Mattermost REST API -------------------------------------------------
 
@@ -134,8 +133,7 @@ class MattermostInput(InputChannel):
         return self._session
 
     async def close(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._replies.drain()
         if self._session is not None:
             await self._session.close()
 
@@ -194,11 +192,6 @@ class MattermostInput(InputChannel):
                 return event.data["buttons"]
         return None
 
-    def _background(self, coroutine: Awaitable[None]) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def _converse(
         self,
         request: Request,
@@ -220,20 +213,10 @@ class MattermostInput(InputChannel):
             root_id = str((post or {}).get("root_id") or post_id)
             sender_id = f"mattermost:{user_id}:{root_id or channel_id}"
         text = choice_payload(text, await self._last_buttons(request, sender_id)) or text
-        collector = CollectingOutputChannel()
-        try:
-            await on_new_message(
-                UserMessage(
-                    text[:MAX_MESSAGE_CHARACTERS],
-                    collector,
-                    sender_id,
-                    input_channel=self.name(),
-                    metadata={"channel_id": channel_id, "root_id": root_id},
-                )
-            )
-            messages = collector.messages
-        except Exception:  # noqa: BLE001 - the person gets an answer anyway
-            logger.exception("Mattermost message failed")
+        messages = await ask_rasa(
+            on_new_message, text, sender_id, self.name(), {"channel_id": channel_id, "root_id": root_id}
+        )
+        if messages is None:
             messages = [{"text": UNAVAILABLE}]
         try:
             for message in messages:
@@ -265,7 +248,7 @@ class MattermostInput(InputChannel):
                 text = strip_trigger_word(text, str(payload.get("trigger_word") or ""))
             # Only the trigger word or the command, nothing else: the person says hello.
             text = text if text.strip() else GREETING
-            self._background(self._converse(request, on_new_message, payload, text, from_command))
+            self._replies.start(self._converse(request, on_new_message, payload, text, from_command))
             if from_command:
                 # The command itself is not posted: show the person what they typed, to them only.
                 typed = str(payload.get("text") or "")

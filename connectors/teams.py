@@ -23,7 +23,7 @@ import hashlib
 import logging
 import time
 from datetime import datetime, timedelta
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 from urllib.parse import quote
 
 import aiohttp
@@ -36,11 +36,13 @@ from botframework.connector.auth import (
 )
 from botframework.connector.auth.jwt_token_extractor import _OpenIdMetadata
 from botframework.connector.auth.verify_options import VerifyOptions
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from yarl import URL
+
+from connectors.common import UNAVAILABLE, BackgroundTasks, ask_rasa
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +53,7 @@ TOKEN_SCOPE = "https://api.botframework.com/.default"
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=15)
 # A token is renewed this many seconds before it expires.
 TOKEN_MARGIN = 300
-MAX_MESSAGE_CHARACTERS = 100_000
 GREETING = "/greet"
-# Sent when Rasa fails, so that nobody waits for an answer that will not come.
-UNAVAILABLE = "Le service ne répond pas pour le moment. Réessayez dans quelques minutes."
 
 
 class Unauthorised(Exception):
@@ -274,7 +273,7 @@ class TeamsInput(InputChannel):
     ) -> None:
         self.tenant_id = tenant_id
         self._session: Optional[aiohttp.ClientSession] = None
-        self._tasks: Set[asyncio.Task] = set()
+        self._replies = BackgroundTasks()
         self.authenticator = BotFrameworkAuthenticator(app_id, openid_url, self._http)
         self.connector = BotConnectorClient(app_id, app_password, token_url, self._http)
 
@@ -284,15 +283,9 @@ class TeamsInput(InputChannel):
         return self._session
 
     async def close(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._replies.drain()
         if self._session is not None:
             await self._session.close()
-
-    def _background(self, coroutine: Awaitable[None]) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _converse(
         self,
@@ -300,20 +293,9 @@ class TeamsInput(InputChannel):
         activity: Dict[str, Any],
         text: str,
     ) -> None:
-        collector = CollectingOutputChannel()
-        try:
-            await on_new_message(
-                UserMessage(
-                    text[:MAX_MESSAGE_CHARACTERS],
-                    collector,
-                    sender_id(activity),
-                    input_channel=self.name(),
-                    metadata={"conversation_type": (activity.get("conversation") or {}).get("conversationType")},
-                )
-            )
-            messages = collector.messages
-        except Exception:  # noqa: BLE001 - the person gets an answer anyway
-            logger.exception("Teams activity failed")
+        metadata = {"conversation_type": (activity.get("conversation") or {}).get("conversationType")}
+        messages = await ask_rasa(on_new_message, text, sender_id(activity), self.name(), metadata)
+        if messages is None:
             messages = [{"text": UNAVAILABLE}]
         try:
             for message in messages:
@@ -354,9 +336,9 @@ class TeamsInput(InputChannel):
             kind = activity.get("type")
             if kind == "message":
                 text = strip_mentions(activity) or GREETING
-                self._background(self._converse(on_new_message, activity, text))
+                self._replies.start(self._converse(on_new_message, activity, text))
             elif kind == "conversationUpdate" and bot_was_added(activity):
-                self._background(self._converse(on_new_message, activity, GREETING))
+                self._replies.start(self._converse(on_new_message, activity, GREETING))
             return response.raw(b"", status=200)
 
         return teams

@@ -11,19 +11,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import logging
 import secrets
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-logger = logging.getLogger(__name__)
-
-# Longer texts are cut here; the NLU guard then asks for a summary.
-MAX_MESSAGE_CHARACTERS = 100_000
+from connectors.common import UNAVAILABLE, ask_rasa
 
 
 def sign(secret: bytes, session_id: str) -> str:
@@ -89,18 +85,9 @@ class WidgetInput(InputChannel):
                     {"error": "Session inconnue. Rechargez la page pour recommencer."}, status=401
                 )
             text = body.get("message")
-            text = text[:MAX_MESSAGE_CHARACTERS] if isinstance(text, str) else ""
-            collector = CollectingOutputChannel()
-            try:
-                await on_new_message(
-                    UserMessage(text, collector, sender_id, input_channel=self.name(), metadata=None)
-                )
-            except Exception:  # noqa: BLE001 - the visitor gets an answer anyway
-                logger.exception("widget message failed")
-                return response.json(
-                    {"error": "Le service ne répond pas pour le moment. Réessayez dans quelques minutes."},
-                    status=503,
-                )
-            return response.json(collector.messages)
+            messages = await ask_rasa(on_new_message, text if isinstance(text, str) else "", sender_id, self.name())
+            if messages is None:
+                return response.json({"error": UNAVAILABLE}, status=503)
+            return response.json(messages)
 
         return widget

@@ -1,5 +1,5 @@
 import pytest
-from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.events import ActiveLoop
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.intake import (

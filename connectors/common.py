@@ -1,0 +1,57 @@
+"""What every channel shares: bounds, the failure notice, asking Rasa, replying later."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+logger = logging.getLogger(__name__)
+
+# Longer texts are cut here; the NLU guard then asks for a summary.
+MAX_MESSAGE_CHARACTERS = 100_000
+UNAVAILABLE = "Le service ne répond pas pour le moment. Réessayez dans quelques minutes."
+
+
+async def ask_rasa(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    text: str,
+    sender_id: str,
+    input_channel: str,
+    metadata: Optional[Dict[str, Any]] = None,
+) -> Optional[List[Dict[str, Any]]]:
+    """The bot's answers to one message, or None when Rasa failed (logged)."""
+    collector = CollectingOutputChannel()
+    try:
+        await on_new_message(
+            UserMessage(
+                text[:MAX_MESSAGE_CHARACTERS],
+                collector,
+                sender_id,
+                input_channel=input_channel,
+                metadata=metadata,
+            )
+        )
+    except Exception:  # noqa: BLE001 - the caller gives the person an answer anyway
+        logger.exception("%s message failed", input_channel)
+        return None
+    return collector.messages
+
+
+class BackgroundTasks:
+    """Work done after the platform's HTTP call was answered (Teams and
+    Mattermost time out quickly), kept referenced until it ends."""
+
+    def __init__(self) -> None:
+        self._tasks: Set[asyncio.Task] = set()
+
+    def start(self, coroutine: Awaitable[None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
