@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 import uuid
 from typing import Callable, Dict
@@ -13,17 +11,11 @@ import pytest
 import requests
 
 from connectors.teams import sender_id as teams_sender_id
-from scripts.stack import ROOT, Stack, default_env, latest_model
+from tests.e2e.conftest import start_stack
 
 pytestmark = pytest.mark.e2e
 
 MATTERMOST_TOKEN = "9jrxak1ykxrmnaed9cps9i4cim"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
@@ -37,39 +29,20 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
 @pytest.fixture(scope="module")
 def stack(remote_fakes, tmp_path_factory):
     mattermost, microsoft = remote_fakes
-    model = latest_model()
-    if model is None:
-        pytest.fail("no trained model in models/: run `make train` (make test does it)")
     data = tmp_path_factory.mktemp("data")
-    env = default_env(
-        {
-            **os.environ,
-            "DIGOR_RASA_PORT": str(free_port()),
-            "DIGOR_ACTIONS_PORT": str(free_port()),
-            "DIGOR_WEB_PORT": str(free_port()),
-            "DIGOR_DB_URL": f"sqlite:///{data / 'backlog.db'}",
-            "DIGOR_TRACKER_DB_URL": f"sqlite:///{data / 'tracker.db'}",
-            "DIGOR_MATTERMOST_URL": mattermost.url,
-            "DIGOR_MATTERMOST_TOKEN": MATTERMOST_TOKEN,
-            "DIGOR_MATTERMOST_BOT_TOKEN": mattermost.bot_token,
-            "DIGOR_TEAMS_APP_ID": microsoft.app_id,
-            "DIGOR_TEAMS_APP_PASSWORD": microsoft.app_password,
-            "DIGOR_TEAMS_TENANT_ID": microsoft.tenant_id,
-            "DIGOR_TEAMS_OPENID_URL": microsoft.openid_url,
-            "DIGOR_TEAMS_TOKEN_URL": microsoft.token_url,
-        }
+    running = start_stack(
+        tmp_path_factory,
+        db_url=f"sqlite:///{data / 'backlog.db'}",
+        tracker_url=f"sqlite:///{data / 'tracker.db'}",
+        DIGOR_MATTERMOST_URL=mattermost.url,
+        DIGOR_MATTERMOST_TOKEN=MATTERMOST_TOKEN,
+        DIGOR_MATTERMOST_BOT_TOKEN=mattermost.bot_token,
+        DIGOR_TEAMS_APP_ID=microsoft.app_id,
+        DIGOR_TEAMS_APP_PASSWORD=microsoft.app_password,
+        DIGOR_TEAMS_TENANT_ID=microsoft.tenant_id,
+        DIGOR_TEAMS_OPENID_URL=microsoft.openid_url,
+        DIGOR_TEAMS_TOKEN_URL=microsoft.token_url,
     )
-    for name in ("DIGOR_ACTION_ENDPOINT_URL", "DIGOR_RASA_PUBLIC_URL"):
-        env.pop(name, None)
-    env = default_env(env)
-    logs = ROOT / "test-artifacts" / "e2e" / tmp_path_factory.mktemp("channels").name
-    running = Stack(env=env, model=model, log_dir=logs)
-    running.start()
-    try:
-        running.wait_until_up(timeout=300)
-    except Exception:
-        running.stop()
-        raise
     yield running.env
     running.stop()
 

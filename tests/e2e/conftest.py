@@ -52,26 +52,26 @@ class Running:
         return response.json()
 
 
-def start_stack(tmp_path_factory, db_url: str, tracker_url: str):
+def start_stack(tmp_path_factory, db_url: str, tracker_url: str, **extra_env: str) -> Stack:
+    """The three processes on free ports, with their logs under test-artifacts/e2e/."""
     model = latest_model()
     if model is None:
         pytest.fail("no trained model in models/: run `make train` (make test does it)")
-    env = default_env(
-        {
-            **os.environ,
-            "DIGOR_RASA_PORT": str(free_port()),
-            "DIGOR_ACTIONS_PORT": str(free_port()),
-            "DIGOR_WEB_PORT": str(free_port()),
-            "DIGOR_DB_URL": db_url,
-            "DIGOR_TRACKER_DB_URL": tracker_url,
-            "DIGOR_API_TOKEN": "e2e-" + uuid.uuid4().hex,
-        }
-    )
+    base = {
+        **os.environ,
+        "DIGOR_RASA_PORT": str(free_port()),
+        "DIGOR_ACTIONS_PORT": str(free_port()),
+        "DIGOR_WEB_PORT": str(free_port()),
+        "DIGOR_DB_URL": db_url,
+        "DIGOR_TRACKER_DB_URL": tracker_url,
+        "DIGOR_API_TOKEN": "e2e-" + uuid.uuid4().hex,
+        **extra_env,
+    }
+    # Addresses derived from the ports: never the ones of the caller's environment.
     for name in ("DIGOR_ACTION_ENDPOINT_URL", "DIGOR_RASA_PUBLIC_URL"):
-        env.pop(name, None)
-    env = default_env(env)
+        base.pop(name, None)
     logs = ROOT / "test-artifacts" / "e2e" / tmp_path_factory.mktemp("stack").name
-    stack = Stack(env=env, model=model, log_dir=logs)
+    stack = Stack(env=default_env(base), model=model, log_dir=logs)
     stack.start()
     try:
         stack.wait_until_up(timeout=300)
