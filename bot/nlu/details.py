@@ -158,21 +158,21 @@ def since_value(match: re.Match, original: str) -> Tuple[str, Dict[str, object]]
 # --- communes of Brittany -------------------------------------------------------
 
 # Breton names and common spellings people type for the largest towns.
+# One-word keys here are also taken in lower case anywhere in a sentence.
 COMMUNE_ALIASES = {
     "kemper": "Quimper", "quimpe": "Quimper", "kimper": "Quimper", "roazhon": "Rennes",
     "rene": "Rennes", "renne": "Rennes", "an oriant": "Lorient", "lorian": "Lorient",
     "loriant": "Lorient", "gwened": "Vannes", "vanne": "Vannes", "sant brieg": "Saint-Brieuc",
-    "st brieuc": "Saint-Brieuc", "saint brieu": "Saint-Brieuc", "st brieu": "Saint-Brieuc",
+    "saint brieu": "Saint-Brieuc",
     "montroulez": "Morlaix", "morlai": "Morlaix", "karaez": "Carhaix-Plouguer", "carhaix": "Carhaix-Plouguer",
-    "carhaix plouguer": "Carhaix-Plouguer", "lannuon": "Lannion", "gwengamp": "Guingamp",
+    "lannuon": "Lannion", "gwengamp": "Guingamp",
     "guingand": "Guingamp", "kemperle": "Quimperlé", "quimperle": "Quimperlé", "pondi": "Pontivy",
-    "sant malo": "Saint-Malo", "st malo": "Saint-Malo", "st-malo": "Saint-Malo", "brest": "Brest",
-    "douarnenez": "Douarnenez", "dz": "Douarnenez", "landerneau": "Landerneau", "belle ile": "Le Palais",
+    "sant malo": "Saint-Malo",
+    "brest": "Brest", "douarnenez": "Douarnenez", "dz": "Douarnenez", "landerneau": "Landerneau",
+    "belle ile": "Le Palais",
     "belle ile en mer": "Le Palais", "ploermel": "Ploërmel", "vitre": "Vitré", "fougere": "Fougères",
-    "st nazaire": None,
 }
 _LOCATIVE = re.compile(r"(?:\b(?:a|au|aux|sur|vers|de|d'|pres\s+de|cote\s+de|entre|et|ou|en)\s+)$")
-_WORD = re.compile(r"[\w'’-]+")
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ def communes() -> Dict[str, Commune]:
             table.setdefault(_key(commune.name), commune)
     by_name = {commune.name: commune for commune in table.values()}
     for alias, name in COMMUNE_ALIASES.items():
-        if name and name in by_name:
+        if name in by_name:
             table.setdefault(_key(alias), by_name[name])
     return table
 
