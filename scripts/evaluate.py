@@ -260,6 +260,11 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     logging.disable(logging.WARNING)
+    # Rasa logs every parse through structlog at debug level, texts included:
+    # keep the report readable and the test texts off the terminal.
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(ROOT))
