@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     Float,
@@ -129,6 +130,26 @@ class Contact(Base):
     email = Column(String(254))
     phone = Column(String(40))
     created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class CallbackRequest(Base):
+    """A person asks to be called back: the number, kept apart like contacts.
+
+    Only saved with the person's consent; deleted by the retention purge. One
+    conversation (`sender_key`) makes at most one request.
+    """
+
+    __tablename__ = "callback_requests"
+    __table_args__ = (CheckConstraint("consent", name="ck_callback_requests_consent"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    channel = Column(String(20), nullable=False)
+    phone = Column(String(40), nullable=False)
+    consent = Column(Boolean, nullable=False)
+    # A reference, not a foreign key: a call can be asked before any ticket exists.
+    ticket_reference = Column(String(20), index=True)
+    sender_key = Column(String(120), nullable=False, unique=True)
 
 
 AUDIT_ACTIONS = ("view", "update", "export", "purge")

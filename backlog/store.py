@@ -22,12 +22,14 @@ from backlog.models import (
     SCORES,
     STATUSES,
     AuditEvent,
+    CallbackRequest,
     Contact,
     StatusChange,
     Ticket,
     TicketNote,
     utcnow,
 )
+from backlog.contact_details import normalise_email, normalise_phone  # noqa: F401 - used by the bot
 from backlog.redaction import redact
 from backlog.sanitize import clean_text
 
@@ -73,6 +75,8 @@ class Intake:
     contact_consent: bool = False
     contact_email: str | None = None
     contact_phone: str | None = None
+    # False when the person said no to "moi aussi": the ticket joins no group.
+    join_similar: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -146,7 +150,7 @@ def save_intake(db: Database, intake: Intake) -> Ticket:
     )
     ticket.notes_history = []
     ticket.status_history = [StatusChange(author=ASSISTANT, new_status="nouveau")]
-    similar = _similar_ids(db, ticket.theme, values["description"])
+    similar = _similar_ids(db, ticket.theme, values["description"]) if intake.join_similar else []
     try:
         with db.session() as session:
             session.add(ticket)
@@ -178,6 +182,58 @@ def save_intake(db: Database, intake: Intake) -> Ticket:
             raise
         return existing
     return ticket
+
+
+def save_callback_request(
+    db: Database,
+    sender_key: str,
+    phone: str,
+    channel: str,
+    ticket_reference: str | None = None,
+    *,
+    consent: bool = True,
+) -> CallbackRequest:
+    """Keep the number a person gave to be called back, once per conversation.
+
+    The same `sender_key` gives back the request saved first, unchanged.
+    Raises ValueError when `phone` holds no French phone number, when
+    `sender_key` is empty, or without consent. The number is stored as
+    normalise_phone writes it; the retention purge deletes it.
+    """
+    number = normalise_phone(phone)
+    if number is None:
+        raise ValueError("not a French phone number")
+    if not consent:
+        raise ValueError("a callback request needs the person's consent")
+    if not sender_key or len(sender_key) > 120:
+        raise ValueError("a callback request needs a sender key of 1 to 120 characters")
+    existing = _callback_by_sender(db, sender_key)
+    if existing is not None:
+        return existing
+    request = CallbackRequest(
+        sender_key=sender_key,
+        phone=number,
+        consent=True,
+        channel=channel if channel in CHANNELS else "web",
+        ticket_reference=ticket_reference.upper() if ticket_reference else None,
+    )
+    try:
+        with db.session() as session:
+            session.add(request)
+    except IntegrityError:
+        # A concurrent call saved it first.
+        existing = _callback_by_sender(db, sender_key)
+        if existing is None:
+            raise
+        return existing
+    return request
+
+
+def _callback_by_sender(db: Database, sender_key: str) -> CallbackRequest | None:
+    with db.session() as session:
+        return session.execute(
+            select(CallbackRequest).where(CallbackRequest.sender_key == sender_key)
+        ).scalar_one_or_none()
 
 
 def _similar_ids(
