@@ -31,6 +31,15 @@ $(VENV)/.installed: requirements.txt scripts/find_python.sh
 
 install: $(VENV)/.installed ## Create .venv with Python 3.10 and the pinned packages (spaCy model included)
 
+# Browser tests: Debian's chromium when missing, axe-core from npm (package-lock.json).
+# Without them the browser tests are skipped, so neither step stops the install.
+$(VENV)/.installed: | browser-tools node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error && touch $@; else echo "npm not found: the accessibility checks will be skipped"; fi
+.PHONY: browser-tools
+browser-tools:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } || echo "chromium could not be installed: the browser tests will be skipped"
+
 validate: $(VENV)/.installed ## Check the training data (rasa data validate)
 	$(RASA) data validate --domain $(DOMAIN) --data $(DATA) --config config.yml
 
