@@ -1,0 +1,243 @@
+"""Rasa's SQL tracker store, made loud: it never falls back to memory in silence.
+
+Rasa 3.6 hides tracker store failures in three places:
+
+- `rasa.core.tracker_store._load_from_module_name_in_endpoint_config` turns an
+  `ImportError` or `AttributeError` raised while building a custom store into
+  a warning and an `InMemoryTrackerStore`;
+- `SQLTrackerStore.__init__` retries a database that does not answer forever,
+  every 5 s, so the server never comes up and never says why;
+- `rasa.core.agent.Agent` wraps every store in a `FailSafeTrackerStore`, which
+  logs a failed `save` and keeps the conversation in memory, and answers a
+  failed `retrieve` with a new, empty conversation.
+
+`HealthCheckedSQLTrackerStore` (endpoints.yml: `type:
+bot.tracker_store.HealthCheckedSQLTrackerStore`) waits at most
+`connect_timeout` seconds for its database at start-up, then stops the Rasa
+server with a clear error. At run time it logs every failed read or write and
+records it in `TrackerStoreHealth` (shown by `/webhooks/health/`).
+`unwrap_fail_safe(agent)` removes Rasa's fail-safe wrapper, so a failed read
+or write fails the message instead of losing the conversation's memory: the
+channels then give the person a French "try again later" answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Text
+
+import sqlalchemy as sa
+import sqlalchemy.orm
+from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore, create_engine_kwargs
+from rasa.shared.core.trackers import DialogueStateTracker
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CONNECT_TIMEOUT = 60.0
+
+
+class TrackerStoreUnavailable(RuntimeError):
+    """The tracker store's database cannot be used.
+
+    Deliberately neither an ImportError nor an AttributeError: Rasa would turn
+    those into a silent in-memory store.
+    """
+
+
+@dataclass
+class TrackerStoreHealth:
+    """What the last operations of the tracker store did (thread-safe)."""
+
+    ok: bool = True
+    last_error: Optional[str] = None
+    last_error_at: Optional[float] = None
+    last_success_at: Optional[float] = None
+    failures: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def success(self) -> None:
+        with self._lock:
+            self.ok = True
+            self.last_success_at = time.time()
+
+    def failure(self, error: BaseException) -> None:
+        with self._lock:
+            self.ok = False
+            self.failures += 1
+            self.last_error = f"{type(error).__name__}: {error}"[:500]
+            self.last_error_at = time.time()
+
+    def as_dict(self) -> Dict[str, Any]:
+        with self._lock:
+            return {
+                "ok": self.ok,
+                "failures": self.failures,
+                "last_error": self.last_error,
+                "last_error_at": self.last_error_at,
+                "last_success_at": self.last_success_at,
+            }
+
+
+def _redacted(url: Any) -> str:
+    try:
+        return repr(sa.engine.make_url(str(url)))  # repr hides the password
+    except Exception:  # noqa: BLE001 - only for a log line
+        return "<invalid URL>"
+
+
+def wait_for_database(url: Any, timeout: float, interval: float = 1.0) -> None:
+    """Return once `SELECT 1` works on `url`; raise TrackerStoreUnavailable after `timeout` s."""
+    try:
+        engine = sa.create_engine(url)
+    except Exception as error:  # noqa: BLE001 - bad URL, missing driver: all fatal here
+        raise TrackerStoreUnavailable(
+            f"tracker store: invalid database URL {_redacted(url)}: {type(error).__name__}: {error}"
+        ) from None
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                with engine.connect() as connection:
+                    connection.exec_driver_sql("SELECT 1")
+                return
+            except Exception as error:  # noqa: BLE001 - retried until the deadline
+                if time.monotonic() >= deadline:
+                    raise TrackerStoreUnavailable(
+                        f"tracker store: database {_redacted(url)} unreachable after "
+                        f"{timeout:.0f} s: {type(error).__name__}: {error}"
+                    ) from None
+                logger.warning("tracker store: database not ready yet (%s), retrying", error)
+                time.sleep(interval)
+    finally:
+        engine.dispose()
+
+
+class HealthCheckedSQLTrackerStore(SQLTrackerStore):
+    """SQLTrackerStore that refuses to start without its database and reports failures."""
+
+    def __init__(
+        self,
+        domain=None,
+        dialect: Text = "sqlite",
+        host: Optional[Text] = None,
+        port: Optional[int] = None,
+        db: Text = "rasa.db",
+        username: Optional[Text] = None,
+        password: Optional[Text] = None,
+        event_broker=None,
+        login_db: Optional[Text] = None,
+        query: Optional[Dict] = None,
+        connect_timeout: Any = DEFAULT_CONNECT_TIMEOUT,
+        **kwargs: Any,
+    ) -> None:
+        self.health = TrackerStoreHealth()
+        try:
+            timeout = float(
+                os.environ.get("DIGOR_TRACKER_CONNECT_TIMEOUT")
+                or connect_timeout
+                or DEFAULT_CONNECT_TIMEOUT
+            )
+            url = self.get_db_url(
+                dialect, host, port, db, username, password, login_db, query
+            )
+            if not login_db:
+                wait_for_database(url, timeout)
+            super().__init__(
+                domain=domain,
+                dialect=dialect,
+                host=host,
+                port=port,
+                db=db,
+                username=username,
+                password=password,
+                event_broker=event_broker,
+                login_db=login_db,
+                query=query,
+                **kwargs,
+            )
+            # A database restart leaves dead connections in the pool: the
+            # engine tests each one before use instead of failing a message.
+            engine_url = self.engine.url
+            self.engine.dispose()
+            self.engine = sa.create_engine(
+                engine_url, pool_pre_ping=True, **create_engine_kwargs(engine_url)
+            )
+            self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
+        except TrackerStoreUnavailable as error:
+            logger.error("%s", error)
+            raise
+        except Exception as error:  # noqa: BLE001 - see TrackerStoreUnavailable
+            logger.error("tracker store: cannot start: %s: %s", type(error).__name__, error)
+            raise TrackerStoreUnavailable(
+                f"tracker store: cannot start: {type(error).__name__}: {error}"
+            ) from None
+        self.health.success()
+        logger.info("tracker store: SQL database %s ready", _redacted(self.engine.url))
+
+    async def _checked(self, operation: str, sender_id: Text, call):
+        try:
+            result = await call
+        except Exception as error:
+            self.health.failure(error)
+            logger.error(
+                "tracker store: %s of conversation %s failed: %s: %s",
+                operation, sender_id, type(error).__name__, error,
+            )
+            raise
+        self.health.success()
+        return result
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        return await self._checked("retrieve", sender_id, super().retrieve(sender_id))
+
+    async def retrieve_full_tracker(self, conversation_id: Text) -> Optional[DialogueStateTracker]:
+        return await self._checked(
+            "retrieve", conversation_id, super().retrieve_full_tracker(conversation_id)
+        )
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await self._checked("save", tracker.sender_id, super().save(tracker))
+
+    def ping(self) -> None:
+        """`SELECT 1` on the store's database; raises when it fails (records the health)."""
+        try:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except Exception as error:
+            self.health.failure(error)
+            raise
+        self.health.success()
+
+    async def aping(self, timeout: float = 5.0) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.wait_for(loop.run_in_executor(None, self.ping), timeout)
+
+
+def unwrap_fail_safe(agent: Any) -> Optional[HealthCheckedSQLTrackerStore]:
+    """Take Rasa's FailSafeTrackerStore away from `agent` when it wraps our store.
+
+    Afterwards a database failure fails the message (the channel answers that
+    the service is unavailable) instead of swapping the conversation for an
+    empty one in memory. Returns our store, or None when the agent uses
+    another one. Safe to call again.
+    """
+    if agent is None:
+        return None
+    store = getattr(agent, "tracker_store", None)
+    if isinstance(store, FailSafeTrackerStore):
+        inner = store._tracker_store
+        if not isinstance(inner, HealthCheckedSQLTrackerStore):
+            return None
+        agent.tracker_store = inner
+        store = inner
+    if not isinstance(store, HealthCheckedSQLTrackerStore):
+        return None
+    processor = getattr(agent, "processor", None)
+    if processor is not None and processor.tracker_store is not store:
+        processor.tracker_store = store
+    return store

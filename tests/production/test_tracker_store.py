@@ -1,0 +1,165 @@
+"""The tracker store never falls back to memory in silence (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import pytest
+from rasa.core.agent import Agent
+from rasa.core.tracker_store import FailSafeTrackerStore, TrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SlotSet, UserUttered
+from rasa.utils.endpoints import EndpointConfig
+from sqlalchemy import create_engine, text
+
+from bot.tracker_store import HealthCheckedSQLTrackerStore, TrackerStoreUnavailable, unwrap_fail_safe
+
+POSTGRES_URL = os.environ.get("DIGOR_TEST_POSTGRES_URL")
+TYPE = "bot.tracker_store.HealthCheckedSQLTrackerStore"
+DOMAIN = Domain.from_dict({"slots": {"location": {"type": "text", "mappings": [{"type": "custom"}]}}})
+
+
+def from_endpoints(url: str, **extra) -> TrackerStore:
+    """The store exactly as `rasa run` builds it from endpoints.yml."""
+    return TrackerStore.create(EndpointConfig(url=url, type=TYPE, db="rasa", **extra), domain=DOMAIN)
+
+
+async def a_conversation(store: TrackerStore, sender: str) -> None:
+    tracker = await store.get_or_create_tracker(sender)
+    tracker.update(UserUttered("le car ne passe plus"))
+    tracker.update(SlotSet("location", "Quimperlé"))
+    await store.save(tracker)
+
+
+async def test_sqlite_store_is_ours_and_keeps_conversations(tmp_path):
+    store = from_endpoints(f"sqlite:///{tmp_path / 'tracker.db'}")
+    assert isinstance(store, HealthCheckedSQLTrackerStore)
+    await a_conversation(store, "s1")
+    again = await store.retrieve("s1")
+    assert again.get_slot("location") == "Quimperlé"
+    assert store.health.ok and store.health.failures == 0
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("nosuchdialect://user@host/db", "invalid database URL"),
+        ("sqlite:////nonexistent-dir-digor/sub/tracker.db", "unreachable"),
+        ("postgresql://postgres@127.0.0.1:1/rasa", "unreachable"),
+    ],
+)
+def test_unusable_database_stops_the_start_with_a_clear_error(url, expected, monkeypatch, caplog):
+    monkeypatch.setenv("DIGOR_TRACKER_CONNECT_TIMEOUT", "2")
+    started = time.monotonic()
+    with pytest.raises(TrackerStoreUnavailable, match=expected):
+        from_endpoints(url)
+    # Bounded: Rasa's own store would retry forever.
+    assert time.monotonic() - started < 15
+    # Neither ImportError nor AttributeError: Rasa would swap those for memory.
+    assert not issubclass(TrackerStoreUnavailable, (ImportError, AttributeError))
+    assert any(r.levelname == "ERROR" and "tracker store" in r.getMessage() for r in caplog.records)
+
+
+async def test_run_time_failure_is_logged_and_turns_health_red(tmp_path, caplog):
+    path = tmp_path / "tracker.db"
+    store = from_endpoints(f"sqlite:///{path}")
+    await a_conversation(store, "s1")
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE events RENAME TO events_gone"))
+    engine.dispose()
+    with pytest.raises(Exception):
+        await store.retrieve("s1")
+    assert store.health.ok is False and store.health.failures == 1
+    assert "events" in store.health.last_error
+    assert any(
+        r.levelname == "ERROR" and "retrieve of conversation s1 failed" in r.getMessage()
+        for r in caplog.records
+    )
+    tracker = store.init_tracker("s2")
+    tracker.update(UserUttered("bonjour"))
+    with pytest.raises(Exception):
+        await store.save(tracker)
+    assert store.health.failures == 2
+    # The database comes back: the next operation turns it green again.
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE events_gone RENAME TO events"))
+    engine.dispose()
+    assert (await store.retrieve("s1")).get_slot("location") == "Quimperlé"
+    assert store.health.ok is True
+
+
+async def test_without_fail_safe_a_failure_reaches_the_caller(tmp_path):
+    """Rasa's agent would answer a failed read with an empty conversation; ours raises."""
+    path = tmp_path / "tracker.db"
+    store = from_endpoints(f"sqlite:///{path}")
+    await a_conversation(store, "s1")
+    agent = Agent(domain=DOMAIN, tracker_store=store)
+    assert isinstance(agent.tracker_store, FailSafeTrackerStore)
+    assert unwrap_fail_safe(agent) is store
+    assert agent.tracker_store is store
+    assert unwrap_fail_safe(agent) is store  # idempotent
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE events"))
+    engine.dispose()
+    with pytest.raises(Exception):
+        await agent.tracker_store.get_or_create_tracker("s1")
+    # What Rasa does by default, for contrast: a blank conversation, no error.
+    fail_safe = FailSafeTrackerStore(store)
+    assert (await fail_safe.retrieve("s1")) is None
+
+
+def test_unwrap_leaves_other_stores_alone():
+    agent = Agent(domain=DOMAIN)
+    assert unwrap_fail_safe(agent) is None
+    assert isinstance(agent.tracker_store, FailSafeTrackerStore)
+
+
+@pytest.fixture
+def postgres_database():
+    if not POSTGRES_URL:
+        pytest.skip("DIGOR_TEST_POSTGRES_URL is not set")
+    name = f"digor_tracker_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield f"{POSTGRES_URL.rpartition('/')[0]}/{name}", admin, name
+    with admin.connect() as connection:
+        connection.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name}
+        )
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.mark.postgres
+async def test_postgresql_connection_killed_then_database_gone(postgres_database):
+    url, admin, name = postgres_database
+    store = from_endpoints(url)
+    await a_conversation(store, "p1")
+
+    def kill_connections():
+        with admin.connect() as connection:
+            connection.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                {"n": name},
+            )
+
+    # A server restart kills pooled connections: pre-ping reconnects, no error.
+    kill_connections()
+    assert (await store.retrieve("p1")).get_slot("location") == "Quimperlé"
+    assert store.health.ok
+    # The database disappears: an error, logged and recorded.
+    kill_connections()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE "{name}"'))
+    with pytest.raises(Exception):
+        await store.retrieve("p1")
+    assert store.health.ok is False
+    assert name in store.health.last_error
+    with pytest.raises(Exception):
+        store.ping()
