@@ -59,6 +59,9 @@ class WidgetInput(InputChannel):
     def __init__(self, secret: str) -> None:
         self.secret = secret.encode()
 
+    async def close(self) -> None:
+        """Nothing to release: sessions are stateless (the test servers call this)."""
+
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
