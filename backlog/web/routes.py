@@ -2,13 +2,14 @@
 
 from aiohttp import web
 
-from backlog.web import api, pages
+from backlog.web import api, health, pages
 
 STATIC_DIR = pages.STATIC_DIR
 
 
 def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/health", api.health)
+    app.router.add_get("/health", health.health)
+    app.router.add_get("/metrics", health.metrics)
     app.router.add_get("/api/openapi.json", api.openapi)
     app.router.add_get("/api/tickets", api.list_tickets)
     app.router.add_get("/api/tickets/{reference}", api.get_ticket)
