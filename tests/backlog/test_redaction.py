@@ -36,3 +36,87 @@ def test_redacts_personal_data(text, expected):
 def test_leaves_ordinary_text_alone(text):
     assert redact(text) == text
     assert not contains_personal_data(text)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "Bonjour, je suis Marie Le Goff et j'habite 12 rue de Brest à Quimper.",
+            "Bonjour, je suis [nom] et j'habite [adresse] à Quimper.",
+        ),
+        (
+            "Mme Dupont de la CAF de Quimper ne répond pas, France Travail non plus, ni BreizhGo.",
+            "Mme [nom] de la CAF de Quimper ne répond pas, France Travail non plus, ni BreizhGo.",
+        ),
+        (
+            "mon voisin Jean-Pierre Kerhervé a le même problème avec la mairie de Morlaix",
+            "mon voisin [nom] a le même problème avec la mairie de Morlaix",
+        ),
+        (
+            "J'ai appelé la CPAM du Finistère, M. Martin m'a dit de revenir",
+            "J'ai appelé la CPAM du Finistère, M. [nom] m'a dit de revenir",
+        ),
+        (
+            "le car de 7h ne passe jamais à Quimperlé, ma fille Léa arrive en retard au lycée",
+            "le car de 7h ne passe jamais à Quimperlé, ma fille [nom] arrive en retard au lycée",
+        ),
+        (
+            "le conseiller Pôle Emploi Mr Durand ne rappelle jamais",
+            "le conseiller Pôle Emploi Mr [nom] ne rappelle jamais",
+        ),
+        (
+            "je m'appelle kevin le goff et je n'ai pas reçu mon RSA",
+            "je m'appelle [nom] et je n'ai pas reçu mon RSA",
+        ),
+        ("je m'appelle kevin la caf ne répond pas", "je m'appelle [nom] la caf ne répond pas"),
+        ("M. LE GALL m'a reçu à la préfecture", "M. [nom] m'a reçu à la préfecture"),
+        ("Cordialement, Yann Le Bras", "Cordialement, [nom]"),
+        (
+            "mon numéro allocataire CAF est le 1234567, toujours rien reçu",
+            "mon numéro allocataire CAF est le [numéro CAF], toujours rien reçu",
+        ),
+        ("n° allocataire : 12 345 67", "n° allocataire : [numéro CAF]"),
+        ("j'habite au 3 bis, allée des Tilleuls, 35000 Rennes", "j'habite au [adresse], 35000 Rennes"),
+        ("Je vis au 4 place de la Mairie à Vannes", "Je vis au [adresse] à Vannes"),
+        ("au 27 avenue Jean Jaurès la poubelle déborde", "au [adresse] la poubelle déborde"),
+        (
+            "rappelez Mme Riou au 06 12 34 56 78, 5 rue des Lilas",
+            "rappelez Mme [nom] au [téléphone], [adresse]",
+        ),
+    ],
+)
+def test_redacts_names_caf_numbers_and_addresses(text, expected):
+    assert redact(text) == expected
+    assert contains_personal_data(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "La KorriGo ne marche plus depuis 3 mois à Saint-Brieuc",
+        "la dame appelle car son fils n'a plus de car le mercredi",
+        "Le site ANTS plante quand je fais ma demande de permis",
+        "Mon fils est au lycée Jean Moulin de Lannion",
+        "10 cours de français annulés au lycée",
+        "la route de Brest est pleine de trous",
+        "Quimper, Brest et Morlaix n'ont plus de permanence France Travail",
+        "BreizhGo ne passe plus à Plouzané, la CAF de Quimper non plus",
+        "la CAF m'a demandé 3 fois le même papier depuis 2024",
+        "Monsieur le maire ne répond pas",
+        "[téléphone] et [e-mail] déjà masqués",
+    ],
+)
+def test_places_services_and_markers_stay(text):
+    assert redact(text) == text
+    assert not contains_personal_data(text)
+
+
+def test_the_model_is_loaded_once_with_the_ner_pipe_only():
+    from backlog.redaction import NAME_MODEL
+
+    redact("Bonjour, je suis Marie Le Goff.")
+    first = NAME_MODEL._nlp
+    redact("Mme Riou m'a reçu.")
+    assert NAME_MODEL._nlp is first
+    assert first.pipe_names == ["ner"]
