@@ -51,6 +51,7 @@ def default_env(base: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
         "DIGOR_TEAMS_TENANT_ID",
         "DIGOR_TEAMS_OPENID_URL",
         "DIGOR_TEAMS_TOKEN_URL",
+        "DIGOR_DESK_AGENTS",
     ):
         env.setdefault(name, "")
     for name in ("DIGOR_API_TOKEN", "DIGOR_WIDGET_SECRET", "DIGOR_RASA_TOKEN"):

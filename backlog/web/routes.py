@@ -3,6 +3,7 @@
 from aiohttp import web
 
 from backlog.web import api, health, pages
+from backlog.web.desk import desk_page
 
 STATIC_DIR = pages.STATIC_DIR
 
@@ -19,4 +20,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/export.csv", api.export_csv)
     app.router.add_get("/api/export.json", api.export_json)
     app.router.add_get("/", pages.widget_page)
+    app.router.add_get("/desk", desk_page)
     app.router.add_static("/static/", STATIC_DIR, name="static")
