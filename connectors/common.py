@@ -8,6 +8,8 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
+from connectors.limits import check_rate, rate_limited_answer
+
 logger = logging.getLogger(__name__)
 
 # Longer texts are cut here; the NLU guard then asks for a summary.
@@ -21,8 +23,16 @@ async def ask_rasa(
     sender_id: str,
     input_channel: str,
     metadata: Optional[Dict[str, Any]] = None,
+    address: Optional[str] = None,
 ) -> Optional[List[Dict[str, Any]]]:
-    """The bot's answers to one message, or None when Rasa failed (logged)."""
+    """The bot's answers to one message, or None when Rasa failed (logged).
+
+    Past the rate limits (connectors/limits.py: per sender, and per `address`
+    when given: the person's IP, for browser channels) Rasa is not asked and
+    the answer is a French "wait a minute".
+    """
+    if await check_rate(input_channel, sender_id, address) is not None:
+        return [rate_limited_answer(sender_id)]
     collector = CollectingOutputChannel()
     try:
         await on_new_message(

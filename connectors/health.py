@@ -10,7 +10,8 @@ credentials.yml: `connectors.health.HealthInput:` serves
   (messages by channel and outcome, time to answer one).
 
 At start it also takes Rasa's fail-safe wrapper away from our tracker store
-(see bot/tracker_store.py), so a database failure is never hidden; with
+(see bot/tracker_store.py), so a database failure is never hidden, and
+bounds the size of requests (connectors/limits.py: configure_request_size); with
 `require_sql_tracker_store: true` it stops the server when the agent runs on
 anything else (Rasa falls back to memory when a custom store cannot be loaded).
 """
@@ -31,6 +32,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from connectors.limits import configure_request_size
 from bot.tracker_store import HealthCheckedSQLTrackerStore, unwrap_fail_safe
 
 logger = logging.getLogger(__name__)
@@ -158,6 +160,10 @@ class HealthInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         health = Blueprint("digor_health", __name__)
+
+        @health.listener("before_server_start")
+        async def bound_requests(app, _loop) -> None:
+            configure_request_size(app)
 
         @health.listener("after_server_start")
         async def harden(app, _loop) -> None:
