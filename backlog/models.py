@@ -11,9 +11,11 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
+    UniqueConstraint,
     event,
 )
 from sqlalchemy.orm import Session, declarative_base, relationship
@@ -150,6 +152,42 @@ class CallbackRequest(Base):
     # A reference, not a foreign key: a call can be asked before any ticket exists.
     ticket_reference = Column(String(20), index=True)
     sender_key = Column(String(120), nullable=False, unique=True)
+
+
+OUTBOX_STATUSES = ("pending", "sent", "dead")
+
+
+class OutboxMessage(Base):
+    """A ticket to forward to one external tool (transactional outbox).
+
+    Written in the same transaction as the ticket, so a filed ticket is never
+    lost to forwarding; the worker of the backlog service sends it and keeps
+    its retry state here. `idempotency_key` is sent along, so a message sent
+    twice (a crash after sending, before marking) is recognised by the tool.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("destination", "ticket_reference", name="uq_outbox_destination_ticket"),
+    )
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    destination = Column(String(20), nullable=False)
+    ticket_reference = Column(String(20), nullable=False, index=True)
+    idempotency_key = Column(String(80), nullable=False, unique=True)
+    # What is forwarded, as JSON: the ticket as filed, never any contact detail.
+    payload = Column(Text, nullable=False)
+    status = Column(String(10), nullable=False, default="pending")
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(DateTime, nullable=False, default=utcnow)
+    last_error = Column(Text)
+    sent_at = Column(DateTime)
+    # Where the tool keeps it (an issue's address, a record id), once sent.
+    external_id = Column(String(300))
+
+
+Index("ix_outbox_due", OutboxMessage.status, OutboxMessage.next_attempt_at)
 
 
 AUDIT_ACTIONS = ("view", "update", "export", "purge")

@@ -23,6 +23,20 @@ class Settings:
     extra_api_tokens: str = ""
     # Days before contact details are deleted (see backlog.retention.purge_expired).
     retention_days: int = 30
+    # Forwarding of new tickets (backlog.forwarding); a destination is on when all its values are set.
+    forward_webhook_url: str = ""
+    forward_webhook_secret: str = ""
+    forward_gitlab_url: str = ""
+    forward_gitlab_project: str = ""
+    forward_gitlab_token: str = ""
+    forward_grist_url: str = ""
+    forward_grist_doc: str = ""
+    forward_grist_table: str = ""
+    forward_grist_key: str = ""
+    forward_max_attempts: int = 8
+    # Branding of the team console.
+    brand_color: str = "#1f4e79"
+    logo_url: str = ""
 
     @classmethod
     def from_env(cls, env: "os._Environ[str] | dict[str, str] | None" = None) -> "Settings":
@@ -38,6 +52,18 @@ class Settings:
             themes_file=Path(env.get("DIGOR_THEMES_FILE") or PROJECT_ROOT / "themes.yml"),
             extra_api_tokens=env.get("DIGOR_API_TOKENS", ""),
             retention_days=int(env.get("DIGOR_RETENTION_DAYS") or 30),
+            forward_webhook_url=env.get("DIGOR_FORWARD_WEBHOOK_URL", ""),
+            forward_webhook_secret=env.get("DIGOR_FORWARD_WEBHOOK_SECRET", ""),
+            forward_gitlab_url=env.get("DIGOR_FORWARD_GITLAB_URL", ""),
+            forward_gitlab_project=env.get("DIGOR_FORWARD_GITLAB_PROJECT", ""),
+            forward_gitlab_token=env.get("DIGOR_FORWARD_GITLAB_TOKEN", ""),
+            forward_grist_url=env.get("DIGOR_FORWARD_GRIST_URL", ""),
+            forward_grist_doc=env.get("DIGOR_FORWARD_GRIST_DOC", ""),
+            forward_grist_table=env.get("DIGOR_FORWARD_GRIST_TABLE", ""),
+            forward_grist_key=env.get("DIGOR_FORWARD_GRIST_KEY", ""),
+            forward_max_attempts=int(env.get("DIGOR_FORWARD_MAX_ATTEMPTS") or 8),
+            brand_color=env.get("DIGOR_BRAND_COLOR") or "#1f4e79",
+            logo_url=env.get("DIGOR_LOGO_URL", ""),
         )
 
 

@@ -6,13 +6,14 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backlog import grouping
+from backlog import forwarding, grouping
+from backlog.forwarding import outbox
 from backlog.db import Database
 from backlog.models import (
     CHANNELS,
@@ -124,8 +125,14 @@ def _clean(value: str | None) -> str | None:
     return cleaned or None
 
 
-def save_intake(db: Database, intake: Intake) -> Ticket:
-    """File the intake as a ticket, once: the same intake key gives the same ticket."""
+def save_intake(db: Database, intake: Intake, destinations: Sequence[str] | None = None) -> Ticket:
+    """File the intake as a ticket, once: the same intake key gives the same ticket.
+
+    One outbox message per forwarding destination is written in the same
+    transaction (`destinations`: by default those the environment turns on).
+    """
+    if destinations is None:
+        destinations = forwarding.default_destination_names()
     existing = get_by_intake_key(db, intake.intake_key)
     if existing is not None:
         return existing
@@ -167,6 +174,7 @@ def save_intake(db: Database, intake: Intake) -> Ticket:
                     session.get(Ticket, closest.group_id, with_for_update=True)
                 ticket.group_id = closest.group_id
                 _recount(session, ticket.group_id)
+            outbox.enqueue(session, ticket, destinations)
             if intake.contact_consent and (intake.contact_email or intake.contact_phone):
                 session.add(
                     Contact(

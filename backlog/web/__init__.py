@@ -1,4 +1,4 @@
-"""The backlog service: API, widget page. Build it with `init_app()`."""
+"""The backlog service: API, team console, widget page, outbox worker. Build it with `init_app()`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from contextlib import suppress
 from aiohttp import web
 
 from backlog.db import Database, init_schema
+from backlog.forwarding import enabled_destinations
+from backlog.forwarding.worker import OutboxWorker
 from backlog.models import utcnow
 from backlog.retention import purge_expired
 from backlog.settings import Settings, ensure_sqlite_dir
@@ -58,6 +60,21 @@ async def _retention_ctx(app: web.Application):
         await task
 
 
+async def _forwarding_ctx(app: web.Application):
+    """Run the outbox worker while the service runs (when a destination is on)."""
+    destinations = app[keys.DESTINATIONS]
+    worker = OutboxWorker(
+        app[keys.DATABASE], destinations, max_attempts=app[keys.SETTINGS].forward_max_attempts
+    )
+    app[keys.OUTBOX_WORKER] = worker
+    task = asyncio.create_task(worker.run_forever()) if destinations else None
+    yield
+    if task is not None:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
 def init_app(settings: Settings | None = None) -> web.Application:
     """Create the backlog web application."""
     settings = settings or Settings.from_env()
@@ -71,7 +88,12 @@ def init_app(settings: Settings | None = None) -> web.Application:
     )
     app[keys.SETTINGS] = settings
     app[keys.TOKENS] = parse_tokens(settings.api_token, settings.extra_api_tokens)
+    if settings.forward_max_attempts < 1:
+        raise ValueError("DIGOR_FORWARD_MAX_ATTEMPTS must be at least 1")
+    # A half-configured destination stops the service here (ValueError).
+    app[keys.DESTINATIONS] = enabled_destinations(settings)
     app.cleanup_ctx.append(_database_ctx)
     app.cleanup_ctx.append(_retention_ctx)
+    app.cleanup_ctx.append(_forwarding_ctx)
     setup_routes(app)
     return app

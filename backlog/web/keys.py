@@ -8,3 +8,5 @@ from backlog.settings import Settings
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 TOKENS = web.AppKey("tokens", dict)  # bearer token -> label
+DESTINATIONS = web.AppKey("destinations", dict)  # forwarding destination name -> Destination
+OUTBOX_WORKER = web.AppKey("outbox_worker", object)
