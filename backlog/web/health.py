@@ -109,22 +109,35 @@ class BacklogCollector:
 
     @staticmethod
     def _outbox(connection) -> Iterator[GaugeMetricFamily]:
+        """backlog/forwarding/outbox.py: `pending` until sent, `dead` after the last retry."""
         columns = {column["name"] for column in inspect(connection).get_columns("outbox")}
         if "status" not in columns:
             return
-        by_status = dict(
-            connection.execute(text("SELECT status, count(*) FROM outbox GROUP BY status")).all()
-        )
+        by = "destination" if "destination" in columns else "''"
+        rows = connection.execute(
+            text(f"SELECT {by}, status, count(*) FROM outbox GROUP BY {by}, status")
+        ).all()
         waiting = GaugeMetricFamily(
-            "digor_outbox_pending", "Forwarding messages not delivered yet (outbox backlog)."
-        )
-        waiting.add_metric(
-            [], sum(n for s, n in by_status.items() if s not in OUTBOX_DONE + OUTBOX_DEAD)
+            "digor_outbox_pending", "Forwarding messages not delivered yet (outbox backlog), by destination.",
+            labels=["destination"],
         )
         dead = GaugeMetricFamily(
-            "digor_outbox_dead_letters", "Forwarding messages given up after their retries."
+            "digor_outbox_dead_letters", "Forwarding messages given up after their retries, by destination.",
+            labels=["destination"],
         )
-        dead.add_metric([], sum(n for s, n in by_status.items() if s in OUTBOX_DEAD))
+        pending: Dict[str, int] = {}
+        given_up: Dict[str, int] = {}
+        for destination, status, count in rows:
+            destination = destination or "unknown"
+            pending.setdefault(destination, 0)
+            given_up.setdefault(destination, 0)
+            if status in OUTBOX_DEAD:
+                given_up[destination] += count
+            elif status not in OUTBOX_DONE:
+                pending[destination] += count
+        for destination in sorted(pending):
+            waiting.add_metric([destination], pending[destination])
+            dead.add_metric([destination], given_up[destination])
         yield waiting
         yield dead
 

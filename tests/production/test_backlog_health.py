@@ -76,15 +76,27 @@ async def test_metrics_need_the_token_and_count_tickets(aiohttp_client, sqlite_u
     assert 'digor_tickets_filed{channel="web"} 2.0' in body
     assert 'digor_tickets_filed{channel="teams"} 1.0' in body
     assert "digor_backlog_database_up 1.0" in body
-    assert "digor_outbox_pending" not in body
 
 
-async def test_metrics_read_an_outbox_table_when_there_is_one(aiohttp_client, sqlite_url, seeded_db, peers):
+async def test_metrics_read_the_outbox(aiohttp_client, sqlite_url, seeded_db, peers):
+    """The outbox of backlog/forwarding (migration 0006): pending, sent, dead."""
+    rows = [("webhook", "TK-2026-00001", "pending"), ("webhook", "TK-2026-00002", "pending"),
+            ("webhook", "TK-2026-00003", "sent"), ("webhook", "TK-2026-00004", "dead"),
+            ("gitlab", "TK-2026-00001", "pending")]
     with seeded_db.engine.begin() as connection:
-        connection.execute(text("CREATE TABLE outbox (id INTEGER PRIMARY KEY, status TEXT)"))
-        for status in ("pending", "pending", "retrying", "sent", "dead"):
-            connection.execute(text("INSERT INTO outbox (status) VALUES (:s)"), {"s": status})
+        connection.execute(text("DELETE FROM outbox"))
+        for destination, reference, status in rows:
+            connection.execute(
+                text(
+                    "INSERT INTO outbox (created_at, destination, ticket_reference, idempotency_key,"
+                    " payload, status, attempts, next_attempt_at)"
+                    " VALUES (CURRENT_TIMESTAMP, :d, :r, :k, '{}', :s, 0, CURRENT_TIMESTAMP)"
+                ),
+                {"d": destination, "r": reference, "k": f"{destination}-{reference}", "s": status},
+            )
     client = await aiohttp_client(init_app(make_settings(sqlite_url)))
     body = await (await client.get("/metrics", headers=AUTH)).text()
-    assert "digor_outbox_pending 3.0" in body
-    assert "digor_outbox_dead_letters 1.0" in body
+    assert 'digor_outbox_pending{destination="webhook"} 2.0' in body
+    assert 'digor_outbox_pending{destination="gitlab"} 1.0' in body
+    assert 'digor_outbox_dead_letters{destination="webhook"} 1.0' in body
+    assert 'digor_outbox_dead_letters{destination="gitlab"} 0.0' in body
