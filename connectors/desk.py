@@ -37,6 +37,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from connectors.common import UNAVAILABLE, ask_rasa
+from connectors.limits import request_address
 
 logger = logging.getLogger(__name__)
 
@@ -239,6 +240,7 @@ class DeskInput(InputChannel):
                 sender_id(claims["c"]),
                 self.name(),
                 metadata={"desk_agent": claims["a"]},
+                address=request_address(request),
             )
             if messages is None:
                 return response.json({"error": UNAVAILABLE}, status=503)

@@ -20,6 +20,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from connectors.common import UNAVAILABLE, ask_rasa
+from connectors.limits import request_address
 
 
 def sign(secret: bytes, session_id: str) -> str:
@@ -88,7 +89,13 @@ class WidgetInput(InputChannel):
                     {"error": "Session inconnue. Rechargez la page pour recommencer."}, status=401
                 )
             text = body.get("message")
-            messages = await ask_rasa(on_new_message, text if isinstance(text, str) else "", sender_id, self.name())
+            messages = await ask_rasa(
+                on_new_message,
+                text if isinstance(text, str) else "",
+                sender_id,
+                self.name(),
+                address=request_address(request),
+            )
             if messages is None:
                 return response.json({"error": UNAVAILABLE}, status=503)
             return response.json(messages)

@@ -119,7 +119,7 @@
         button.appendChild(el("kbd", { "aria-hidden": "true" }, String(index + 1)));
         button.setAttribute("aria-keyshortcuts", "Alt+" + (index + 1));
       }
-      button.appendChild(document.createTextNode(choice.title));
+      button.appendChild(el("span", { class: "desk-reply-title" }, choice.title));
       button.addEventListener("click", function () { choose(index); });
       replies.appendChild(button);
     });
