@@ -16,7 +16,7 @@ DATA := nlu_data bot/stories bot/rules
 TRAIN_INPUTS := config.yml themes.yml $(shell find $(DOMAIN) $(DATA) bot/nlu -type f \( -name '*.yml' -o -name '*.py' \) 2>/dev/null)
 MODEL_STAMP := models/.trained
 
-.PHONY: help install validate train run shell test test-unit test-dialogue eval communes clean
+.PHONY: help install validate train run shell test test-unit test-dialogue eval communes clean bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -65,8 +65,12 @@ test: $(MODEL_STAMP) validate ## The whole test suite: data validation, unit, di
 	$(MAKE) --no-print-directory test-dialogue
 	$(BIN)/pytest
 
-eval: $(VENV)/.installed ## Train on nlu_data/ only and measure understanding on the held-out and real test sets, beside Rasa's default pipeline
+eval: $(MODEL_STAMP) ## Understanding (held-out and real test sets, beside Rasa's default pipeline), then dialogue completion of the personas
 	$(PYTHON) -m scripts.evaluate
+	$(PYTHON) -m scripts.eval_dialogue
+
+bench: $(MODEL_STAMP) ## Load test of the REST channel (1 to 200 conversations) beside a stock Rasa server; bench-results/ (BENCH_QUICK=1: a short run)
+	$(PYTHON) -m scripts.bench
 
 communes: ## Regenerate bot/nlu/data/communes_bretagne.tsv from the official list (npm package codes-postaux)
 	$(PYTHON) -m scripts.gen_communes

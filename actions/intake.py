@@ -1,4 +1,15 @@
-"""The intake: start it, validate its form, show the summary, file the ticket."""
+"""The intake: one form, one short question at a time, then the ticket.
+
+`ValidateIntakeForm` reads every answer the person gives while the form is
+active. It fills the slot that was asked, and any detail the message gives
+on the side ("depuis 3 mois le car de 7h à Quimper passe pas" gives the
+problem, the place and the date at once), asks again in other words when an
+answer is not understood (twice at most, then moves on), handles "annuler"
+with a confirmation, a return after a pause, the theme check, "moi aussi",
+the summary and its corrections, and files the ticket once confirmed. The
+questions themselves are asked by `action_ask_<slot>` actions that pick the
+sentence of the domain for the channel (web, phone desk, agents).
+"""
 
 from __future__ import annotations
 
@@ -9,40 +20,91 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.settings import get_database, get_settings
-from actions.validators import clean_answer, first_entity, ticket_channel
+from actions.validators import (
+    AGENT,
+    DESK,
+    REPORTER_ROLES,
+    WEB,
+    clean_answer,
+    conversation_mode,
+    field_from_text,
+    first_entity,
+    has_words,
+    role_from_text,
+    spoken_reference,
+    ticket_channel,
+)
 from backlog import store
-from backlog.themes import theme_label
+from backlog.contact_details import normalise_email, normalise_phone
+from backlog.themes import load_themes, theme_label
 
 logger = logging.getLogger(__name__)
 
-# A slot answered with "je ne sais pas" or "passer" holds this value: the form
-# moves on, the summary says "non précisé" and the ticket stores nothing.
+# A question answered with "je ne sais pas" or "passer" holds this value: the
+# form moves on, the summary says "non précisé" and the ticket stores nothing.
 SKIPPED = "__skipped__"
-INTAKE_SLOTS = (
-    "description",
-    "theme",
-    "theme_confidence",
-    "intake_key",
-    "location",
-    "frequency",
-    "since",
-    "service",
-    "affected",
-)
-# Entities of the first message that answer a question before it is asked.
-PREFILLED = ("location", "frequency", "since", "service", "affected")
 MIN_DESCRIPTION_WORDS = 2
+MAX_RETRIES = 2
+# Below this confidence the person chooses the theme among the 3 likeliest.
+THEME_CONFIRM_THRESHOLD = 0.6
+
+# Intents that are not answers: rules reply to them, then the form asks its
+# question again. (Cancel, skip, corrections and "I don't know" are answers.)
+INTERRUPTIONS = frozenset({
+    "greet", "goodbye", "thanks", "insult", "out_of_scope", "bad_input",
+    "ask_help", "ask_privacy", "ask_human", "ask_status", "start_over",
+})
+YES, NO, SKIP = "affirm", "deny", "skip"
+
+# Details a message may give before they are asked: entity -> slot.
+DETAIL_ENTITIES = {
+    "location": "location",
+    "service": "service",
+    "frequency": "frequency",
+    "since": "since",
+    "affected": "affected",
+}
+# Free answers: any words are fine, "je ne sais pas" moves on.
+FREE_SLOTS = ("place", "affected", "frequency", "since", "consequences", "solution_idea")
+# Every slot of an intake: reset together once it is filed or dropped.
+INTAKE_SLOTS = (
+    "description", "place", "location", "service", "affected", "frequency", "since",
+    "consequences", "solution_idea", "reporter_role", "contact_wanted", "contact",
+    "contact_consent", "theme", "theme_confidence", "theme_ranking", "theme_choice",
+    "theme_confirmed", "similar_count", "similar_join", "intake_key", "recording_consent",
+    "desk_agent", "summary_ok", "change_field", "change_pending", "cancel_confirm",
+    "cancel_pending", "resume_choice", "resume_pending", "retries", "save_failed",
+    "callback_offer", "callback_wanted", "callback_phone",
+)
+# What to forget when a field is corrected: the field and what depends on it.
+FIELD_SLOTS = {
+    "description": ("description", "similar_count", "similar_join"),
+    "place": ("place", "location", "service"),
+    "service": ("place", "location", "service"),
+    "affected": ("affected",),
+    "frequency": ("frequency",),
+    "since": ("since",),
+    "consequences": ("consequences",),
+    "solution_idea": ("solution_idea",),
+    "reporter_role": ("reporter_role",),
+    "contact": ("contact_wanted", "contact", "contact_consent"),
+    "theme": ("theme_choice", "similar_count", "similar_join"),
+}
 
 
 def response_text(domain: DomainDict, name: str) -> str:
     """The first text of a response of the domain (French lives in the domain)."""
     variants = domain.get("responses", {}).get(name) or [{}]
     return variants[0].get("text", "")
+
+
+def has_response(domain: DomainDict, name: str) -> bool:
+    return bool(domain.get("responses", {}).get(name))
 
 
 def slot_value(tracker: Tracker, name: str) -> Optional[str]:
@@ -52,171 +114,756 @@ def slot_value(tracker: Tracker, name: str) -> Optional[str]:
     return str(value)
 
 
-def description_slots(tracker: Tracker, text: Any) -> Dict[Text, Any]:
-    """The slots a description sets: itself, its theme, a new intake key and
-    the details it already gives (so their questions are skipped)."""
-    message = tracker.latest_message or {}
-    theme = message.get("theme") or {}
-    slots: Dict[Text, Any] = {
-        "description": clean_answer(text, 4000),
-        "theme": theme.get("name") or "autre",
-        "theme_confidence": float(theme.get("confidence") or 0.0),
-        "intake_key": f"{tracker.sender_id}:{uuid.uuid4().hex}",
-    }
-    entities = message.get("entities") or []
-    for name in PREFILLED:
-        value = first_entity(entities, name)
-        if value and not tracker.get_slot(name):
-            slots[name] = clean_answer(value)
-    return slots
+def mode_of(tracker: Tracker) -> str:
+    return conversation_mode(tracker.get_latest_input_channel())
+
+
+def pick_response(domain: DomainDict, base: str, mode: str, again: bool) -> str:
+    """The response for a mode, asked again in other words when `again`.
+
+    The mode's own wording comes first (a phone-desk agent must never read a
+    "vous" meant for the caller), then the rephrasing, then the plain one.
+    """
+    names = []
+    if mode != WEB:
+        names += [f"{base}_{mode}_again"] if again else []
+        names.append(f"{base}_{mode}")
+    names += [f"{base}_again"] if again else []
+    names.append(base)
+    return next((name for name in names if has_response(domain, name)), base)
 
 
 def is_description(text: Any, intent: Optional[str]) -> bool:
     """A usable description: two words at least, and not a mere yes or no."""
-    words = str(text or "").split()
-    return len(words) >= MIN_DESCRIPTION_WORDS and intent not in ("affirm", "deny", "skip")
+    words = [word for word in str(text or "").split() if has_words(word)]
+    return len(words) >= MIN_DESCRIPTION_WORDS and intent not in (YES, NO, SKIP, "gibberish")
 
 
-class ActionStartIntake(Action):
-    """Take the first message as the description, with its theme and details."""
+def themes_file() -> Path:
+    return Path(get_settings().themes_file)
 
-    def name(self) -> Text:
-        return "action_start_intake"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
-        slots = description_slots(tracker, (tracker.latest_message or {}).get("text"))
-        dispatcher.utter_message(response="utter_intake_started")
-        return [SlotSet(name, value) for name, value in slots.items()]
+def top_themes(message: Dict[Text, Any], count: int = 3) -> List[str]:
+    ranking = message.get("theme_ranking") or []
+    return [item["name"] for item in ranking if item.get("name") != "autre"][:count]
+
+
+def plan(slots: Dict[Text, Any], mode: str) -> List[str]:
+    """The questions this intake needs now, in order; the first unanswered one is asked."""
+    if slots.get("resume_pending"):
+        return ["resume_choice"]
+    if slots.get("cancel_pending"):
+        return ["cancel_confirm"]
+    if slots.get("callback_offer"):
+        callback = ["callback_wanted"]
+        if slots.get("callback_wanted") is True:
+            callback.append("callback_phone")
+        if any(slots.get(name) is None for name in callback):
+            return callback
+    questions: List[str] = []
+    if mode == DESK:
+        if slots.get("recording_consent") is False:
+            return []
+        questions.append("recording_consent")
+    questions.append("description")
+    if not (slots.get("location") or slots.get("service")):
+        questions.append("place")
+    questions += ["affected", "frequency", "since", "consequences", "solution_idea"]
+    if mode != AGENT:
+        questions += ["reporter_role", "contact_wanted"]
+        if slots.get("contact_wanted") is True:
+            questions.append("contact")
+            if slots.get("contact") not in (None, SKIPPED):
+                questions.append("contact_consent")
+    confirmed = slots.get("theme_confirmed")
+    if confirmed is False or (
+        confirmed is None and float(slots.get("theme_confidence") or 0.0) < THEME_CONFIRM_THRESHOLD
+    ):
+        questions.append("theme_choice")
+    if slots.get("similar_count"):
+        questions.append("similar_join")
+    if slots.get("change_pending"):
+        questions.append("change_field")
+    questions.append("summary_ok")
+    return questions
+
+
+def next_question(slots: Dict[Text, Any], mode: str) -> Optional[str]:
+    if slots.get("outcome"):
+        return None
+    return next((name for name in plan(slots, mode) if slots.get(name) is None), None)
+
+
+def similar_due(slots: Dict[Text, Any], mode: str) -> bool:
+    """Time to look for similar reports: everything before them is answered."""
+    if slots.get("similar_count") is not None or not slots.get("description"):
+        return False
+    for name in plan(slots, mode):
+        if name in ("similar_join", "change_field", "summary_ok"):
+            return True
+        if slots.get(name) is None:
+            return False
+    return False
+
+
+class Turn:
+    """One message of the person, read against the slots of the intake."""
+
+    def __init__(self, tracker: Tracker, domain: DomainDict, dispatcher: CollectingDispatcher):
+        self.tracker = tracker
+        self.domain = domain
+        self.dispatcher = dispatcher
+        self.message = tracker.latest_message or {}
+        self.intent = (self.message.get("intent") or {}).get("name")
+        self.text = self.message.get("text") or ""
+        self.entities = self.message.get("entities") or []
+        self.mode = mode_of(tracker)
+        self.slots: Dict[Text, Any] = {name: tracker.get_slot(name) for name in INTAKE_SLOTS}
+        self.slots["outcome"] = None
+        self.changes: Dict[Text, Any] = {}
+
+    # -- helpers -------------------------------------------------------------
+    def set(self, name: str, value: Any) -> None:
+        self.slots[name] = value
+        self.changes[name] = value
+
+    def say(self, base: str, **values: Any) -> None:
+        self.dispatcher.utter_message(
+            response=pick_response(self.domain, base, self.mode, again=False), **values
+        )
+
+    def entity(self, name: str, last: bool = False) -> Optional[str]:
+        entities = reversed(self.entities) if last else self.entities
+        return first_entity(entities, name)
+
+    def retry(self, slot: str, skippable: bool = True) -> None:
+        """The answer was not understood: ask again in other words, twice at most."""
+        retries = dict(self.slots.get("retries") or {})
+        retries[slot] = retries.get(slot, 0) + 1
+        if retries[slot] > MAX_RETRIES and skippable:
+            retries.pop(slot)
+            self.say("utter_skip_question")
+            self.set(slot, SKIPPED)
+        self.set("retries", retries)
+
+    def answered(self, slot: str, value: Any) -> None:
+        self.set(slot, value)
+        retries = dict(self.slots.get("retries") or {})
+        if retries.pop(slot, None) is not None:
+            self.set("retries", retries)
+
+    # -- the turn --------------------------------------------------------------
+    def run(self) -> Dict[Text, Any]:
+        requested = self.tracker.get_slot("requested_slot")
+        if self.mode == DESK and not self.slots.get("desk_agent"):
+            agent = (self.message.get("metadata") or {}).get("desk_agent")
+            if agent:
+                self.set("desk_agent", clean_answer(str(agent), 120))
+        if requested and requested != "resume_choice" and self.paused():
+            self.set("resume_pending", True)
+            self.set("resume_choice", None)
+        elif requested and self.intent in INTERRUPTIONS:
+            pass  # not an answer: the rules reply, the form asks again
+        elif self.intent == "cancel" and requested not in ("cancel_confirm", "resume_choice"):
+            self.set("cancel_pending", True)
+            self.set("cancel_confirm", None)
+        elif requested is None:
+            self.first_message()
+        else:
+            handler = getattr(self, f"answer_{requested}", None)
+            if handler is not None:
+                handler()
+            if requested not in ("resume_choice", "cancel_confirm", "recording_consent"):
+                self.details(overwrite=self.intent == "correct")
+        if similar_due(self.slots, self.mode):
+            self.set("similar_count", self.count_similar())
+        return self.changes
+
+    def paused(self) -> bool:
+        """The person comes back after a pause longer than the configured one."""
+        times = [e.get("timestamp") for e in self.tracker.events if e.get("event") == "user"]
+        times = [t for t in times if t is not None]
+        return len(times) >= 2 and times[-1] - times[-2] > get_settings().pause_seconds
+
+    def first_message(self) -> None:
+        """The form starts: a message that describes a problem is the description."""
+        if self.intent in INTERRUPTIONS or self.intent in (YES, NO, SKIP, "gibberish", "cancel"):
+            return
+        if is_description(self.text, self.intent):
+            self.take_description()
+            self.details(overwrite=False)
+
+    def take_description(self) -> None:
+        theme = self.message.get("theme") or {}
+        correcting = self.slots.get("description") not in (None, SKIPPED) or self.slots.get(
+            "summary_ok") is not None
+        self.answered("description", clean_answer(self.text, 4000))
+        self.set("theme", theme.get("name") or "autre")
+        self.set("theme_confidence", float(theme.get("confidence") or 0.0))
+        self.set("theme_ranking", top_themes(self.message))
+        if not self.slots.get("intake_key"):
+            self.set("intake_key", f"{self.tracker.sender_id}:{uuid.uuid4().hex}")
+        if self.slots.get("theme_confirmed") is not None:
+            # A new description may change the theme: ask again if unsure.
+            self.set("theme_confirmed", None)
+            self.set("theme_choice", None)
+        self.set("similar_count", None)
+        self.set("similar_join", None)
+        self.say("utter_correction_noted" if correcting else "utter_intake_started")
+
+    def details(self, overwrite: bool) -> None:
+        """Fill what the message says on the side (entities), without asking."""
+        for entity, slot in DETAIL_ENTITIES.items():
+            value = self.entity(entity, last=overwrite)
+            if value and (overwrite or self.slots.get(slot) in (None, SKIPPED)):
+                self.answered(slot, clean_answer(value))
+        role = self.entity("role")
+        if role in REPORTER_ROLES and (overwrite or self.slots.get("reporter_role") is None):
+            self.answered("reporter_role", role)
+
+    # -- answers, one method per question ---------------------------------------
+    def answer_resume_choice(self) -> None:
+        if self.intent == YES:
+            self.set("resume_pending", None)
+            self.say("utter_resume")
+        elif self.intent in (NO, "start_over"):
+            for name in INTAKE_SLOTS:
+                if name not in ("desk_agent", "recording_consent") and self.slots.get(name) is not None:
+                    self.set(name, None)
+            self.say("utter_start_over")
+        else:
+            self.retry("resume_choice", skippable=False)
+            if (self.slots.get("retries") or {}).get("resume_choice", 0) > MAX_RETRIES:
+                self.set("resume_pending", None)
+
+    def answer_callback_wanted(self) -> None:
+        phone = normalise_phone(self.text)
+        if self.intent == YES or phone:
+            self.answered("callback_wanted", True)
+            if phone:
+                self.answer_callback_phone()
+        elif self.intent in (NO, SKIP):
+            self.answered("callback_wanted", False)
+            self.callback_done()
+        else:
+            self.retry("callback_wanted")
+            if self.slots.get("callback_wanted") == SKIPPED:
+                self.set("callback_wanted", False)
+                self.callback_done()
+
+    def answer_callback_phone(self) -> None:
+        """Record the callback request: the person said yes and gave a number."""
+        phone = normalise_phone(self.text)
+        if phone is None:
+            if self.intent in (NO, SKIP):
+                self.set("callback_wanted", False)
+                self.callback_done()
+                return
+            self.retry("callback_phone")
+            if self.slots.get("callback_phone") == SKIPPED:
+                self.set("callback_wanted", False)
+                self.callback_done()
+            return
+        settings = get_settings()
+        try:
+            store.save_callback_request(
+                get_database(),
+                sender_key=f"{self.tracker.sender_id}:{self.slots.get('intake_key') or 'callback'}"[:120],
+                phone=phone,
+                channel=ticket_channel(self.tracker.get_latest_input_channel()),
+            )
+        except Exception:  # noqa: BLE001 - the person must get an answer
+            logger.exception("could not save a callback request")
+            self.say("utter_callback_failed", phone_line=settings.human_phone)
+        else:
+            self.say("utter_callback_saved", phone=phone, hours=settings.human_hours)
+        self.answered("callback_phone", phone)
+        self.callback_done()
+
+    def callback_done(self) -> None:
+        """Back to the report in progress; with none, the form ends here."""
+        self.set("callback_offer", None)
+        if not self.slots.get("description"):
+            self.set("outcome", "callback")
+
+    def answer_cancel_confirm(self) -> None:
+        if self.intent in (YES, "cancel"):
+            self.set("outcome", "cancelled")
+        elif self.intent == NO or self.intent not in ("gibberish", "nlu_fallback"):
+            self.set("cancel_pending", None)
+            self.say("utter_continue")
+        else:
+            self.retry("cancel_confirm", skippable=False)
+            if (self.slots.get("retries") or {}).get("cancel_confirm", 0) > MAX_RETRIES:
+                self.set("cancel_pending", None)
+
+    def answer_recording_consent(self) -> None:
+        if self.intent == YES:
+            self.answered("recording_consent", True)
+        elif self.intent == NO:
+            self.set("recording_consent", False)
+            self.set("outcome", "no_consent")
+            self.say("utter_no_recording_consent")
+        else:
+            self.retry("recording_consent", skippable=False)
+
+    def answer_description(self) -> None:
+        if is_description(self.text, self.intent):
+            self.take_description()
+        else:
+            self.retry("description", skippable=False)
+
+    def free_answer(self, slot: str, entity: Optional[str] = None) -> None:
+        if self.intent == SKIP or (self.intent == NO and slot in ("solution_idea", "consequences")):
+            self.answered(slot, SKIPPED)
+            return
+        value = self.entity(entity) if entity else None
+        if value:
+            self.answered(slot, clean_answer(value))
+        elif self.intent != "gibberish" and has_words(self.text):
+            self.answered(slot, clean_answer(self.text))
+        else:
+            self.retry(slot)
+
+    def answer_place(self) -> None:
+        location, service = self.entity("location"), self.entity("service")
+        if location or service:
+            self.answered("place", clean_answer(self.text))
+        else:
+            self.free_answer("place")
+
+    def answer_affected(self) -> None:
+        self.free_answer("affected", "affected")
+
+    def answer_frequency(self) -> None:
+        self.free_answer("frequency", "frequency")
+
+    def answer_since(self) -> None:
+        self.free_answer("since", "since")
+
+    def answer_consequences(self) -> None:
+        self.free_answer("consequences")
+
+    def answer_solution_idea(self) -> None:
+        self.free_answer("solution_idea")
+
+    def answer_reporter_role(self) -> None:
+        role = self.entity("role")
+        role = role if role in REPORTER_ROLES else role_from_text(self.text)
+        if role:
+            self.answered("reporter_role", role)
+        elif self.intent == SKIP:
+            self.answered("reporter_role", "autre")
+        else:
+            self.retry("reporter_role")
+
+    def answer_contact_wanted(self) -> None:
+        contact = normalise_email(self.text) or normalise_phone(self.text)
+        if contact:
+            self.answered("contact_wanted", True)
+            self.answered("contact", contact)
+        elif self.intent == YES:
+            self.answered("contact_wanted", True)
+        elif self.intent in (NO, SKIP):
+            self.answered("contact_wanted", False)
+        else:
+            self.retry("contact_wanted")
+            if self.slots.get("contact_wanted") == SKIPPED:
+                self.set("contact_wanted", False)
+
+    def answer_contact(self) -> None:
+        contact = normalise_email(self.text) or normalise_phone(self.text)
+        if contact:
+            self.answered("contact", contact)
+        elif self.intent in (NO, SKIP):
+            self.drop_contact()
+        else:
+            self.retry("contact")
+            if self.slots.get("contact") == SKIPPED:
+                self.drop_contact(quiet=True)
+
+    def drop_contact(self, quiet: bool = False) -> None:
+        self.answered("contact_wanted", False)
+        self.set("contact", None)
+        self.set("contact_consent", None)
+        if not quiet:
+            self.say("utter_contact_dropped")
+
+    def answer_contact_consent(self) -> None:
+        if self.intent == YES:
+            self.answered("contact_consent", True)
+        elif self.intent in (NO, SKIP):
+            self.drop_contact()
+        else:
+            self.retry("contact_consent", skippable=False)
+            if (self.slots.get("retries") or {}).get("contact_consent", 0) > MAX_RETRIES:
+                self.drop_contact()
+
+    def answer_theme_choice(self) -> None:
+        known = {theme.id for theme in load_themes(themes_file())}
+        choice = self.entity("theme_choice")
+        ranking = self.slots.get("theme_ranking") or []
+        said = (self.message.get("theme") or {}).get("name")
+        if choice in known:
+            self.choose_theme(choice)
+        elif self.intent == YES and ranking:
+            self.choose_theme(ranking[0])
+        elif self.intent not in ("gibberish", NO) and said in ranking and has_words(self.text):
+            self.choose_theme(said)
+        else:
+            self.retry("theme_choice")
+            if self.slots.get("theme_choice") == SKIPPED:
+                self.set("theme_confirmed", True)  # keep the classifier's theme
+
+    def choose_theme(self, theme: str) -> None:
+        self.answered("theme_choice", theme)
+        if theme != self.slots.get("theme"):
+            self.set("similar_count", None)
+            self.set("similar_join", None)
+        self.set("theme", theme)
+        self.set("theme_confirmed", True)
+
+    def answer_similar_join(self) -> None:
+        if self.intent == YES:
+            self.answered("similar_join", True)
+        elif self.intent in (NO, SKIP):
+            self.answered("similar_join", False)
+        else:
+            self.retry("similar_join")
+            if self.slots.get("similar_join") == SKIPPED:
+                self.set("similar_join", False)
+
+    def answer_change_field(self) -> None:
+        if self.intent == YES:
+            self.set("change_pending", None)
+            self.file()
+            return
+        if not self.correct():
+            self.retry("change_field", skippable=False)
+            if (self.slots.get("retries") or {}).get("change_field", 0) > MAX_RETRIES:
+                self.set("change_pending", None)
+                self.set("retries", {})
+
+    def correct(self) -> bool:
+        """Apply a correction: a new value ("c'est depuis janvier") or a field to ask again."""
+        before = dict(self.changes)
+        self.details(overwrite=True)
+        role = role_from_text(self.text) if self.entity("field") == "reporter_role" else None
+        if role:
+            self.answered("reporter_role", role)
+        if self.changes.keys() - before.keys() - {"retries"}:
+            self.say("utter_correction_noted")
+            self.set("change_pending", None)
+            return True
+        field = field_from_text(self.text, self.entity("field"))
+        if field is None:
+            return False
+        for name in FIELD_SLOTS.get(field, (field,)):
+            self.set(name, None)
+        if field == "theme":
+            self.set("theme_confirmed", False)
+        self.set("change_pending", None)
+        return True
+
+    def answer_summary_ok(self) -> None:
+        if self.intent == YES:
+            self.file()
+        elif self.intent == NO:
+            self.set("change_pending", True)
+            self.set("change_field", None)
+        elif self.intent in ("correct", "inform", "describe_irritant", "nlu_fallback"):
+            if not self.correct():
+                self.set("change_pending", True)
+                self.set("change_field", None)
+        else:
+            self.retry("summary_ok", skippable=False)
+
+    # -- filing --------------------------------------------------------------------
+    def file(self) -> None:
+        """File the ticket; the reference is told only once it is committed."""
+        intake = intake_from_slots(self.tracker, self.slots, self.mode)
+        try:
+            ticket = store.save_intake(get_database(), intake)
+        except Exception:  # noqa: BLE001 - the person must get an answer
+            logger.exception("could not file intake %s", intake.intake_key)
+            self.say("utter_intake_save_failed")
+            self.set("save_failed", True)
+            self.set("summary_ok", None)
+            return
+        self.set("save_failed", None)
+        self.set("summary_ok", True)
+        self.set("filed_reference", ticket.reference)
+        self.set("outcome", "filed")
+        self.say("utter_intake_saved", reference=ticket.reference)
+        if self.mode == DESK:
+            self.say("utter_desk_recap", reference_spoken=spoken_reference(ticket.reference))
+
+    def count_similar(self) -> int:
+        """How many people already reported a close problem (same theme, close words)."""
+        try:
+            similar = store.find_similar(
+                get_database(), self.slots.get("theme") or "autre", self.slots.get("description") or "", 1
+            )
+        except Exception:  # noqa: BLE001 - "moi aussi" is a bonus, never a blocker
+            logger.exception("similar look-up failed")
+            return 0
+        if not similar:
+            return 0
+        return int(similar[0].similar_count or 0) + 1
+
+
+def intake_from_slots(tracker: Tracker, slots: Dict[Text, Any], mode: str) -> store.Intake:
+    """What the conversation gathered, ready for the backlog."""
+
+    def value(name: str) -> Optional[str]:
+        item = slots.get(name)
+        return None if item in (None, SKIPPED) else str(item)
+
+    contact = value("contact") if slots.get("contact_consent") is True else None
+    place = value("place")
+    location = value("location") or (place if not value("service") else None)
+    role = "agent" if mode == AGENT else (value("reporter_role") or "autre")
+    return store.Intake(
+        intake_key=slots.get("intake_key") or f"{tracker.sender_id}:{uuid.uuid4().hex}",
+        description=value("description") or "",
+        theme=slots.get("theme") or "autre",
+        theme_confidence=float(slots.get("theme_confidence") or 0.0),
+        # The summary the person confirmed names the theme.
+        theme_confirmed=True,
+        channel=ticket_channel(tracker.get_latest_input_channel()),
+        reporter_role=role,
+        on_behalf=mode == DESK,
+        desk_agent=value("desk_agent") if mode == DESK else None,
+        location=location,
+        service=value("service"),
+        affected=value("affected"),
+        frequency=value("frequency"),
+        since=value("since"),
+        consequences=value("consequences"),
+        solution_idea=value("solution_idea"),
+        contact_consent=contact is not None,
+        contact_email=contact if contact and "@" in contact else None,
+        contact_phone=contact if contact and "@" not in contact else None,
+        join_similar=slots.get("similar_join") is not False,
+    )
 
 
 class ValidateIntakeForm(FormValidationAction):
-    """Validate the answers of the intake form."""
+    """Read each answer of the intake form and choose the next question."""
 
     def name(self) -> Text:
         return "validate_intake_form"
 
-    @staticmethod
-    def _answer(slot: str, value: Any, tracker: Tracker) -> Dict[Text, Any]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        if intent == "skip":
-            return {slot: SKIPPED}
-        cleaned = clean_answer(value)
-        # Nothing usable: set the slot to None, so the form asks again.
-        return {slot: cleaned}
-
-    def validate_description(
-        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        """Accept a description of two words or more, and take its theme."""
-        if tracker.get_slot("requested_slot") != "description":
-            # Set by action_start_intake before the form started: keep it.
-            return {"description": slot_value}
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        if not is_description(slot_value, intent):
-            dispatcher.utter_message(response="utter_invalid_description")
-            return {"description": None}
-        dispatcher.utter_message(response="utter_intake_started")
-        return description_slots(tracker, slot_value)
-
-    def validate_location(
-        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        """Accept any place the person gives, or a skip."""
-        return self._answer("location", slot_value, tracker)
-
-    def validate_frequency(
-        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        """Accept any frequency the person gives, or a skip."""
-        return self._answer("frequency", slot_value, tracker)
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        turn = Turn(tracker, domain, dispatcher)
+        # The turn may touch the database (filing, "moi aussi"): off the loop.
+        changes = await asyncio.get_running_loop().run_in_executor(None, turn.run)
+        events: List[EventType] = [SlotSet(name, value) for name, value in changes.items()
+                                   if name != "outcome"]
+        if turn.slots.get("outcome"):
+            events.append(SlotSet("outcome", turn.slots["outcome"]))
+        events.append(SlotSet("requested_slot", next_question(turn.slots, turn.mode)))
+        return events
 
 
-class ActionShowSummary(Action):
-    """Show the person what will be filed, and ask whether it is right."""
+class AskSlot(Action):
+    """Ask one question of the form, in the words of the channel."""
+
+    slot = ""
 
     def name(self) -> Text:
-        return "action_show_summary"
+        return f"action_ask_{self.slot}"
+
+    def values(self, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        return {}
+
+    def response(self, tracker: Tracker, domain: DomainDict, mode: str, again: bool) -> str:
+        return pick_response(domain, f"utter_ask_{self.slot}", mode, again)
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        unknown = response_text(domain, "utter_value_unknown")
-        theme = tracker.get_slot("theme") or "autre"
-        description = slot_value(tracker, "description") or unknown
-        if len(description) > 300:
-            description = description[:299].rstrip() + "…"
+        mode = mode_of(tracker)
+        again = bool((tracker.get_slot("retries") or {}).get(self.slot))
         dispatcher.utter_message(
-            response="utter_summary",
-            description=description,
-            location=slot_value(tracker, "location") or unknown,
-            frequency=slot_value(tracker, "frequency") or unknown,
-            theme_label=theme_label(Path(get_settings().themes_file), theme),
+            response=self.response(tracker, domain, mode, again), **self.values(tracker, domain)
         )
         return []
 
 
-def intake_from_tracker(tracker: Tracker) -> store.Intake:
-    """What the conversation gathered, ready for the backlog."""
-    return store.Intake(
-        intake_key=tracker.get_slot("intake_key") or f"{tracker.sender_id}:{uuid.uuid4().hex}",
-        description=slot_value(tracker, "description") or "",
-        theme=tracker.get_slot("theme") or "autre",
-        theme_confidence=float(tracker.get_slot("theme_confidence") or 0.0),
-        # The summary the person confirmed names the theme.
-        theme_confirmed=True,
-        channel=ticket_channel(tracker.get_latest_input_channel()),
-        location=slot_value(tracker, "location"),
-        frequency=slot_value(tracker, "frequency"),
-        since=slot_value(tracker, "since"),
-        service=slot_value(tracker, "service"),
-        affected=slot_value(tracker, "affected"),
+def ask_action(slot_name: str) -> type:
+    return type(f"Ask_{slot_name}", (AskSlot,), {"slot": slot_name})
+
+
+for _slot in (
+    "callback_phone", "cancel_confirm", "recording_consent", "description", "place", "affected", "frequency",
+    "since", "consequences", "solution_idea", "reporter_role", "contact_wanted", "contact",
+    "change_field",
+):
+    globals()[f"AskSlot_{_slot}"] = ask_action(_slot)
+
+
+class AskResumeChoice(AskSlot):
+    slot = "resume_choice"
+
+    def values(self, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        return {"description": shorten(slot_value(tracker, "description") or "", 120)}
+
+
+class AskCallbackWanted(AskSlot):
+    slot = "callback_wanted"
+
+    def values(self, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        return {"days": get_settings().contact_days}
+
+
+class AskContactConsent(AskSlot):
+    slot = "contact_consent"
+
+    def values(self, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        return {"contact": slot_value(tracker, "contact") or "", "days": get_settings().contact_days}
+
+
+class AskSimilarJoin(AskSlot):
+    slot = "similar_join"
+
+    def response(self, tracker: Tracker, domain: DomainDict, mode: str, again: bool) -> str:
+        if again:
+            return "utter_ask_similar_join_again"
+        count = int(tracker.get_slot("similar_count") or 0)
+        return "utter_ask_similar_join_one" if count <= 1 else "utter_ask_similar_join_many"
+
+    def values(self, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        return {"count": int(tracker.get_slot("similar_count") or 0)}
+
+
+class AskThemeChoice(AskSlot):
+    """Offer the 3 likeliest themes, by their labels, and "Autre chose"."""
+
+    slot = "theme_choice"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        mode = mode_of(tracker)
+        again = bool((tracker.get_slot("retries") or {}).get(self.slot))
+        path = themes_file()
+        ranking = list(tracker.get_slot("theme_ranking") or [])[:3]
+        buttons = [
+            {"title": theme_label(path, theme), "payload": choose_payload(theme)} for theme in ranking
+        ]
+        buttons.append(
+            {"title": response_text(domain, "utter_theme_other"), "payload": choose_payload("autre")}
+        )
+        text = response_text(domain, pick_response(domain, "utter_ask_theme_choice", mode, again))
+        dispatcher.utter_message(text=text, buttons=buttons)
+        return []
+
+
+def choose_payload(theme: str) -> str:
+    return '/choose_theme{"theme_choice": "%s"}' % theme
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+SUMMARY_LINES = (
+    "description", "location", "service", "place", "affected", "frequency", "since",
+    "consequences", "solution_idea", "reporter_role", "contact",
+)
+
+
+def summary_text(tracker: Tracker, domain: DomainDict, mode: str) -> str:
+    """The summary in plain words: the theme, then one line per known answer."""
+    unknown = response_text(domain, "utter_value_unknown")
+
+    def line(name: str, value: str) -> str:
+        return response_text(domain, f"utter_summary_line_{name}").format(value=value)
+
+    lines = [response_text(domain, pick_response(domain, "utter_summary_intro", mode, False))]
+    theme = tracker.get_slot("theme") or "autre"
+    lines.append(
+        response_text(domain, pick_response(domain, "utter_summary_theme", mode, False)).format(
+            value=theme_label(themes_file(), theme)
+        )
     )
+    for name in SUMMARY_LINES:
+        raw = tracker.get_slot(name)
+        if name == "place" and (tracker.get_slot("location") or tracker.get_slot("service")):
+            continue
+        if name in ("location", "service") and raw in (None, SKIPPED):
+            continue
+        if name == "reporter_role":
+            if mode == AGENT or raw in (None, SKIPPED):
+                continue
+            raw = response_text(domain, f"utter_role_{raw}") or raw
+        if name == "contact":
+            if tracker.get_slot("contact_consent") is not True:
+                continue
+        if name in ("solution_idea", "consequences") and raw == SKIPPED:
+            continue
+        value = unknown if raw in (None, SKIPPED) else shorten(str(raw), 300)
+        lines.append(line(name, value))
+    if tracker.get_slot("similar_join") is True:
+        lines.append(response_text(domain, "utter_summary_line_similar"))
+    return "\n".join(lines)
 
 
-class ActionSubmitIntake(Action):
-    """File the confirmed intake in the backlog, then give the reference."""
+class AskSummaryOk(AskSlot):
+    """Show the summary and ask whether it is right (or offer to retry filing)."""
+
+    slot = "summary_ok"
+
+    def response(self, tracker: Tracker, domain: DomainDict, mode: str, again: bool) -> str:
+        if tracker.get_slot("save_failed"):
+            return "utter_ask_summary_ok_retry"
+        return pick_response(domain, "utter_ask_summary_ok", mode, again)
+
+    def values(self, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        return {"summary": summary_text(tracker, domain, mode_of(tracker))}
+
+
+class ActionGreet(Action):
+    """Greet in the words of the channel, then the form asks its first question."""
 
     def name(self) -> Text:
-        return "action_submit_intake"
+        return "action_greet"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        if not slot_value(tracker, "description"):
-            dispatcher.utter_message(response="utter_nothing_to_confirm")
-            return []
-        intake = intake_from_tracker(tracker)
-        try:
-            ticket = await asyncio.get_running_loop().run_in_executor(
-                None, store.save_intake, get_database(), intake
-            )
-        except Exception:  # noqa: BLE001 - the person must get an answer
-            logger.exception("could not file intake %s", intake.intake_key)
-            dispatcher.utter_message(response="utter_intake_save_failed")
-            # Keep every slot: "oui" again retries with the same intake key.
-            return []
-        dispatcher.utter_message(response="utter_intake_saved", reference=ticket.reference)
-        dispatcher.utter_message(response="utter_intake_next_steps")
-        return [SlotSet(name, None) for name in INTAKE_SLOTS]
+        dispatcher.utter_message(response=pick_response(domain, "utter_greet", mode_of(tracker), False))
+        return []
 
 
-class ActionResetIntakeDetails(Action):
-    """Forget the answers to the form questions so they are asked again."""
+def reset_events(tracker: Tracker) -> List[EventType]:
+    names = INTAKE_SLOTS + ("outcome", "requested_slot")
+    return [SlotSet(name, None) for name in names if tracker.get_slot(name) is not None]
+
+
+class ActionFinishIntake(Action):
+    """The form is over: say what happens next, then forget the intake."""
 
     def name(self) -> Text:
-        return "action_reset_intake_details"
+        return "action_finish_intake"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        dispatcher.utter_message(response="utter_correction_restart")
-        return [SlotSet("location", None), SlotSet("frequency", None)]
+        outcome = tracker.get_slot("outcome")
+        mode = mode_of(tracker)
+        if outcome == "filed" and mode != DESK:
+            dispatcher.utter_message(response=pick_response(domain, "utter_intake_next_steps", mode, False))
+        elif outcome == "cancelled":
+            dispatcher.utter_message(response="utter_cancelled")
+        return reset_events(tracker)
 
 
 class ActionCancelIntake(Action):
-    """Drop the report in progress: nothing is filed."""
+    """Outside the form: "annuler" with nothing in progress, or "recommencer"."""
 
     def name(self) -> Text:
         return "action_cancel_intake"
@@ -224,8 +871,11 @@ class ActionCancelIntake(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        dispatcher.utter_message(response="utter_cancelled")
-        events: List[EventType] = [SlotSet(name, None) for name in INTAKE_SLOTS]
-        if tracker.active_loop_name:
-            events += [ActiveLoop(None), SlotSet("requested_slot", None)]
-        return events
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        if intent == "start_over":
+            dispatcher.utter_message(response="utter_start_over")
+        elif tracker.get_slot("description"):
+            dispatcher.utter_message(response="utter_cancelled")
+        else:
+            dispatcher.utter_message(response="utter_nothing_to_cancel")
+        return reset_events(tracker)

@@ -17,6 +17,13 @@ class Settings:
     themes_file: str
     human_phone: str
     human_hours: str
+    # A person silent longer than this is asked whether to go on (DIGOR_PAUSE_MINUTES).
+    pause_seconds: float = 30 * 60
+    # Days contact details are kept (the backlog's retention, DIGOR_RETENTION_DAYS).
+    contact_days: int = 30
+    # Who runs the service, and where to ask for deletion (privacy answer).
+    org_name: str = "Digor"
+    dpo_contact: str = ""
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -28,6 +35,11 @@ class Settings:
             human_hours=os.environ.get(
                 "DIGOR_HUMAN_HOURS", "du lundi au vendredi, de 9 h à 12 h et de 14 h à 17 h"
             ),
+            pause_seconds=60 * float(os.environ.get("DIGOR_PAUSE_MINUTES") or 30),
+            contact_days=backlog.retention_days,
+            org_name=backlog.org_name,
+            dpo_contact=os.environ.get("DIGOR_DPO_CONTACT")
+            or "le délégué à la protection des données de votre collectivité",
         )
 
 

@@ -7,7 +7,7 @@ import logging
 from typing import List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -39,6 +39,24 @@ class ActionHandleBadInput(Action):
         return []
 
 
+class ActionExplainPrivacy(Action):
+    """Say honestly what is kept, for how long, who reads it, how to have it deleted."""
+
+    def name(self) -> Text:
+        return "action_explain_privacy"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        settings = get_settings()
+        dispatcher.utter_message(response="utter_privacy")
+        dispatcher.utter_message(response="utter_privacy_kept")
+        dispatcher.utter_message(response="utter_privacy_readers", org=settings.org_name)
+        dispatcher.utter_message(response="utter_privacy_contact", days=settings.contact_days)
+        dispatcher.utter_message(response="utter_privacy_delete", dpo=settings.dpo_contact)
+        return []
+
+
 class ActionExplainHuman(Action):
     """Tell how to reach a person: phone number and opening hours."""
 
@@ -52,7 +70,10 @@ class ActionExplainHuman(Action):
         dispatcher.utter_message(
             response="utter_human", phone=settings.human_phone, hours=settings.human_hours
         )
-        return []
+        if tracker.get_slot("callback_phone"):
+            return []  # a callback is already recorded in this conversation
+        # The form asks next whether the person wants to be called back.
+        return [SlotSet("callback_offer", True), SlotSet("callback_wanted", None)]
 
 
 class ActionGiveStatus(Action):

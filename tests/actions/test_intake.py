@@ -1,26 +1,50 @@
+"""The intake form, one turn at a time: what is filled, what is asked next, what is filed."""
+
+from __future__ import annotations
+
 import pytest
-from rasa_sdk.events import ActiveLoop
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import intake
 from actions.intake import (
     SKIPPED,
+    AskSummaryOk,
+    AskThemeChoice,
     ActionCancelIntake,
-    ActionShowSummary,
-    ActionStartIntake,
-    ActionSubmitIntake,
+    ActionFinishIntake,
     ValidateIntakeForm,
+    pick_response,
+    plan,
 )
 from backlog import store
 from tests.actions.conftest import make_tracker
 
-FILLED = {
-    "description": "Le car de 7 h ne passe pas à Quimper",
+DESCRIPTION = "Le car de 7 h ne passe pas à Quimper"
+THEME = {"name": "transports", "confidence": 0.88}
+RANKING = [
+    {"name": "transports", "confidence": 0.40},
+    {"name": "lycees_education", "confidence": 0.30},
+    {"name": "demarches_accueil", "confidence": 0.10},
+    {"name": "autre", "confidence": 0.05},
+]
+# An intake with every question answered, at the summary.
+AT_SUMMARY = {
+    "description": DESCRIPTION,
     "theme": "transports",
     "theme_confidence": 0.9,
+    "theme_ranking": ["transports", "lycees_education", "demarches_accueil"],
     "intake_key": "conv-42:abc",
     "location": "Quimper",
+    "affected": "mes enfants",
     "frequency": "tous les matins",
     "since": "depuis 3 mois",
+    "consequences": "ils ratent le début des cours",
+    "solution_idea": SKIPPED,
+    "reporter_role": "citoyen",
+    "contact_wanted": False,
+    "similar_count": 0,
+    "requested_slot": "summary_ok",
 }
 
 
@@ -28,143 +52,352 @@ def slots_of(events):
     return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
 
 
-async def test_start_takes_the_description_theme_and_given_details(domain):
+async def turn(domain, text, intent="inform", slots=None, entities=None, theme=None,
+               channel="rest", extra=None):
+    """One message of the person through the form's validation action."""
     dispatcher = CollectingDispatcher()
-    tracker = make_tracker(
-        "depuis 3 mois le car de 7h à Quimper passe pas",
-        entities=[
-            {"entity": "since", "value": "depuis 3 mois"},
-            {"entity": "location", "value": "Quimper"},
-        ],
-        theme={"name": "transports", "confidence": 0.93},
+    slots = dict(slots or {})
+    tracker = make_tracker(text, intent=intent, slots=slots, entities=entities,
+                           theme=theme or THEME, channel=channel, extra=extra)
+    events = await ValidateIntakeForm().run(dispatcher, tracker, domain)
+    slots.update(slots_of(events))
+    return slots, [m.get("response") for m in dispatcher.messages], dispatcher.messages
+
+
+async def test_a_first_message_fills_what_it_says_and_skips_those_questions(domain):
+    slots, said, _ = await turn(
+        domain, "depuis 3 mois le car de 7h à Quimper passe pas", intent="describe_irritant",
+        entities=[{"entity": "since", "value": "depuis 3 mois"},
+                  {"entity": "location", "value": "Quimper"}],
+        extra={"theme_ranking": RANKING},
     )
-    events = await ActionStartIntake().run(dispatcher, tracker, domain)
-    slots = slots_of(events)
     assert slots["description"] == "depuis 3 mois le car de 7h à Quimper passe pas"
-    assert slots["theme"] == "transports"
-    assert slots["theme_confidence"] == pytest.approx(0.93)
-    assert slots["location"] == "Quimper"
-    assert slots["since"] == "depuis 3 mois"
-    assert "frequency" not in slots
+    assert slots["since"] == "depuis 3 mois" and slots["location"] == "Quimper"
+    assert slots["theme"] == "transports" and slots["theme_confidence"] == pytest.approx(0.88)
+    assert slots["theme_ranking"] == ["transports", "lycees_education", "demarches_accueil"]
     assert slots["intake_key"].startswith("conv-42:")
-    assert dispatcher.messages[0]["response"] == "utter_intake_started"
+    # The place and the date are known: the next question is who is affected.
+    assert slots["requested_slot"] == "affected"
+    assert said == ["utter_intake_started"]
 
 
-@pytest.mark.parametrize(
-    "slot, value, intent, expected",
-    [
-        ("location", "à Brest", "inform", "à Brest"),
-        ("location", "   ", "inform", None),
-        ("location", "je ne sais pas", "skip", SKIPPED),
-        ("frequency", "tous les jours", "inform", "tous les jours"),
-        ("frequency", "", "inform", None),
-        ("frequency", "passer", "skip", SKIPPED),
-    ],
-)
-def test_form_validation(slot, value, intent, expected, domain):
-    validator = ValidateIntakeForm()
-    method = getattr(validator, f"validate_{slot}")
-    result = method(value, CollectingDispatcher(), make_tracker(value, intent=intent), domain)
-    assert result == {slot: expected}
+async def test_a_greeting_starts_the_form_with_the_problem_question(domain):
+    slots, said, _ = await turn(domain, "bonjour", intent="greet")
+    assert slots == {"requested_slot": "description"}
+    assert said == []
 
 
-async def test_summary_shows_the_fields_in_plain_words(domain):
+@pytest.mark.parametrize("text, intent", [("oui", "affirm"), ("qsdfg", "gibberish"), ("Brest", "inform")])
+async def test_a_description_too_thin_is_asked_again_in_other_words(text, intent, domain):
+    slots, _, _ = await turn(domain, text, intent=intent, slots={"requested_slot": "description"})
+    assert slots.get("description") is None
+    assert slots["retries"] == {"description": 1}
+    assert slots["requested_slot"] == "description"
+    assert pick_response(domain, "utter_ask_description", "web", again=True) == "utter_ask_description_again"
+
+
+async def test_an_answer_not_understood_is_asked_twice_more_then_skipped(domain):
+    slots = {**AT_SUMMARY, "affected": None, "requested_slot": "affected"}
+    for attempt in (1, 2):
+        slots, said, _ = await turn(domain, "xkcdq", intent="gibberish", slots=slots)
+        assert slots["requested_slot"] == "affected" and slots["retries"] == {"affected": attempt}
+        assert said == []
+    slots, said, _ = await turn(domain, "zzzz", intent="gibberish", slots=slots)
+    assert slots["affected"] == SKIPPED
+    assert said == ["utter_skip_question"]
+    assert slots["requested_slot"] == "summary_ok"
+
+
+async def test_skip_moves_on_and_any_words_are_an_answer(domain):
+    slots = {**AT_SUMMARY, "frequency": None, "since": None, "requested_slot": "frequency"}
+    slots, _, _ = await turn(domain, "je sais pas", intent="skip", slots=slots)
+    assert slots["frequency"] == SKIPPED and slots["requested_slot"] == "since"
+    slots, _, _ = await turn(domain, "ça a commencé à la rentrée", slots=slots)
+    assert slots["since"] == "ça a commencé à la rentrée"
+
+
+async def test_several_details_in_one_answer_fill_several_questions(domain):
+    slots = {"description": DESCRIPTION, "theme": "transports", "theme_confidence": 0.9,
+             "requested_slot": "place"}
+    slots, _, _ = await turn(
+        domain, "à Brest, tous les jours depuis janvier", slots=slots,
+        entities=[{"entity": "location", "value": "Brest"},
+                  {"entity": "frequency", "value": "tous les jours"},
+                  {"entity": "since", "value": "depuis janvier"}],
+    )
+    assert (slots["location"], slots["frequency"], slots["since"]) == (
+        "Brest", "tous les jours", "depuis janvier")
+    assert slots["requested_slot"] == "affected"
+
+
+@pytest.mark.parametrize("text, entities, role", [
+    ("je suis artisan", [], "entreprise"),
+    ("agente à la mairie", [], "agent"),
+    ("/inform", [{"entity": "role", "value": "association"}], "association"),
+    ("une maman", [{"entity": "role", "value": "citoyen"}], "citoyen"),
+])
+async def test_the_role_is_read_from_words_or_buttons(text, entities, role, domain):
+    slots = {**AT_SUMMARY, "reporter_role": None, "requested_slot": "reporter_role"}
+    slots, _, _ = await turn(domain, text, slots=slots, entities=entities)
+    assert slots["reporter_role"] == role
+
+
+async def test_a_contact_needs_a_valid_address_and_explicit_consent(domain):
+    slots = {**AT_SUMMARY, "contact_wanted": None, "requested_slot": "contact_wanted"}
+    slots, _, _ = await turn(domain, "oui", intent="affirm", slots=slots)
+    assert slots["requested_slot"] == "contact"
+    slots, _, _ = await turn(domain, "jean.dupont@", slots=slots)
+    assert slots["requested_slot"] == "contact" and slots.get("contact") is None
+    slots, _, _ = await turn(domain, "c'est le 06 12 34 56 78", slots=slots)
+    assert slots["contact"] == "06 12 34 56 78"
+    assert slots["requested_slot"] == "contact_consent"
+    slots, said, _ = await turn(domain, "non", intent="deny", slots=slots)
+    assert slots["contact_wanted"] is False and slots["contact"] is None
+    assert said == ["utter_contact_dropped"]
+    assert slots["requested_slot"] == "summary_ok"
+
+
+async def test_an_unsure_theme_offers_the_three_likeliest_and_something_else(domain):
+    slots = {**AT_SUMMARY, "theme_confidence": 0.35, "requested_slot": "contact_wanted",
+             "contact_wanted": None, "similar_count": None}
+    slots, _, _ = await turn(domain, "non merci", intent="deny", slots=slots)
+    assert slots["requested_slot"] == "theme_choice"
     dispatcher = CollectingDispatcher()
-    slots = {**FILLED, "frequency": SKIPPED}
-    await ActionShowSummary().run(dispatcher, make_tracker("", slots=slots), domain)
+    await AskThemeChoice().run(dispatcher, make_tracker("", slots=slots), domain)
+    buttons = dispatcher.messages[0]["buttons"]
+    assert [b["title"] for b in buttons] == [
+        "Transports et mobilité", "Lycées et éducation", "Démarches et accueil", "Autre chose"]
+    assert buttons[1]["payload"] == '/choose_theme{"theme_choice": "lycees_education"}'
+    slots, _, _ = await turn(domain, buttons[1]["payload"], intent="choose_theme", slots=slots,
+                             entities=[{"entity": "theme_choice", "value": "lycees_education"}])
+    assert slots["theme"] == "lycees_education" and slots["theme_confirmed"] is True
+    assert slots["requested_slot"] == "summary_ok"
+
+
+async def test_a_forged_theme_is_not_taken(domain):
+    slots = {**AT_SUMMARY, "theme_confidence": 0.2, "requested_slot": "theme_choice"}
+    slots, _, _ = await turn(domain, "x", intent="choose_theme", slots=slots,
+                             entities=[{"entity": "theme_choice", "value": "<script>"}])
+    assert slots["theme"] == "transports" and slots.get("theme_confirmed") is None
+
+
+async def test_the_summary_names_the_theme_and_every_answer(domain):
+    dispatcher = CollectingDispatcher()
+    slots = {**AT_SUMMARY, "frequency": SKIPPED}
+    await AskSummaryOk().run(dispatcher, make_tracker("", slots=slots), domain)
     message = dispatcher.messages[0]
-    assert message["response"] == "utter_summary"
-    assert message["location"] == "Quimper"
-    assert message["frequency"] == "non précisé"
-    assert message["theme_label"] == "Transports et mobilité"
+    assert message["response"] == "utter_ask_summary_ok"
+    summary = message["summary"]
+    assert "Votre demande concerne : Transports et mobilité." in summary
+    assert "• La commune : Quimper" in summary
+    assert "• Combien de fois : non précisé" in summary
+    assert "• Vous êtes : un habitant" in summary
+    assert "idée" not in summary  # skipped optional answers are left out
 
 
-async def test_submit_files_one_ticket_and_gives_its_reference(domain, backlog_db):
-    tracker = make_tracker("oui", intent="affirm", slots=FILLED, channel="widget")
+async def test_yes_to_the_summary_files_the_ticket_with_every_field(domain, backlog_db):
+    slots, said, messages = await turn(domain, "oui", intent="affirm", slots=AT_SUMMARY)
+    assert slots["outcome"] == "filed" and slots["requested_slot"] is None
+    assert said == ["utter_intake_saved"]
+    ticket = store.get_ticket(backlog_db(), slots["filed_reference"])
+    assert messages[0]["reference"] == ticket.reference
+    assert (ticket.description, ticket.location, ticket.affected, ticket.frequency, ticket.since) == (
+        DESCRIPTION, "Quimper", "mes enfants", "tous les matins", "depuis 3 mois")
+    assert ticket.consequences == "ils ratent le début des cours"
+    assert ticket.solution_idea is None and ticket.reporter_role == "citoyen"
+    assert ticket.channel == "web" and ticket.theme_confirmed and not ticket.on_behalf
+    # Confirmed twice (double click, retried action): still one ticket.
+    again, _, _ = await turn(domain, "oui", intent="affirm", slots=AT_SUMMARY)
+    assert again["filed_reference"] == ticket.reference
+    assert store.count_tickets(backlog_db()) == 1
+
+
+async def test_no_to_the_summary_asks_what_to_change_and_asks_that_again(domain):
+    slots, _, _ = await turn(domain, "non", intent="deny", slots=AT_SUMMARY)
+    assert slots["requested_slot"] == "change_field"
+    slots, _, _ = await turn(domain, '/correct{"field": "place"}', intent="correct", slots=slots,
+                             entities=[{"entity": "field", "value": "place"}])
+    assert slots["location"] is None and slots["requested_slot"] == "place"
+    slots, _, _ = await turn(domain, "à Douarnenez", slots=slots,
+                             entities=[{"entity": "location", "value": "Douarnenez"}])
+    assert slots["location"] == "Douarnenez"
+    assert slots["description"] == DESCRIPTION  # nothing else is lost
+    assert slots["requested_slot"] == "summary_ok"
+
+
+async def test_a_correction_with_its_value_is_applied_at_once(domain):
+    slots, said, _ = await turn(domain, "non c'est depuis janvier", intent="correct",
+                                slots=AT_SUMMARY,
+                                entities=[{"entity": "since", "value": "depuis janvier"}])
+    assert slots["since"] == "depuis janvier"
+    assert said == ["utter_correction_noted"]
+    assert slots["requested_slot"] == "summary_ok"
+
+
+async def test_a_correction_by_words_names_the_field(domain):
+    slots, _, _ = await turn(domain, "je veux changer le lieu", intent="correct", slots=AT_SUMMARY)
+    assert slots["requested_slot"] == "place"
+
+
+async def test_cancel_asks_for_confirmation_and_no_keeps_everything(domain):
+    slots = {**AT_SUMMARY, "affected": None, "requested_slot": "affected"}
+    slots, _, _ = await turn(domain, "laissez tomber", intent="cancel", slots=slots)
+    assert slots["requested_slot"] == "cancel_confirm"
+    kept, said, _ = await turn(domain, "non", intent="deny", slots=slots)
+    assert said == ["utter_continue"] and kept["requested_slot"] == "affected"
+    gone, _, _ = await turn(domain, "oui", intent="affirm", slots=slots)
+    assert gone["outcome"] == "cancelled" and gone["requested_slot"] is None
+
+
+async def test_after_a_pause_the_person_is_asked_whether_to_go_on(domain, monkeypatch):
+    monkeypatch.setenv("DIGOR_PAUSE_MINUTES", "30")
+    intake.get_settings.cache_clear()
+    slots = {"description": DESCRIPTION, "theme": "transports", "theme_confidence": 0.9,
+             "requested_slot": "place"}
+    tracker = make_tracker("à Brest", slots=slots)
+    tracker.events = [
+        {"event": "user", "text": DESCRIPTION, "timestamp": 1000.0},
+        {"event": "user", "text": "à Brest", "timestamp": 1000.0 + 31 * 60, "input_channel": "rest"},
+    ]
     dispatcher = CollectingDispatcher()
-    events = await ActionSubmitIntake().run(dispatcher, tracker, domain)
-    reference = dispatcher.messages[0]["reference"]
-    assert dispatcher.messages[0]["response"] == "utter_intake_saved"
+    events = await ValidateIntakeForm().run(dispatcher, tracker, domain)
+    new = slots_of(events)
+    assert new["resume_pending"] is True and new["requested_slot"] == "resume_choice"
+    slots.update(new)
+    resumed, said, _ = await turn(domain, "oui", intent="affirm", slots=slots)
+    assert said == ["utter_resume"] and resumed["requested_slot"] == "place"
+    restarted, _, _ = await turn(domain, "non", intent="deny", slots=slots)
+    assert restarted["description"] is None and restarted["requested_slot"] == "description"
+
+
+async def test_phone_desk_asks_consent_first_and_records_the_agent(domain, backlog_db):
+    desk = {"channel": "desk", "extra": {"metadata": {"desk_agent": "Maïwenn"}}}
+    slots, _, _ = await turn(domain, "bonjour", intent="greet", **desk)
+    assert slots["requested_slot"] == "recording_consent"
+    refused, said, _ = await turn(domain, "non", intent="deny", slots=slots, **desk)
+    assert refused["outcome"] == "no_consent" and said == ["utter_no_recording_consent"]
+    slots, _, _ = await turn(domain, "oui", intent="affirm", slots=slots, **desk)
+    assert slots["recording_consent"] is True and slots["requested_slot"] == "description"
+    slots, said, _ = await turn(domain, "la dame n'a plus de car le mercredi", slots=slots,
+                                intent="describe_irritant", **desk)
+    assert said == ["utter_intake_started_desk"]
+    slots = {**AT_SUMMARY, **{k: v for k, v in slots.items() if k != "requested_slot"},
+             "recording_consent": True}
+    slots, said, messages = await turn(domain, "oui", intent="affirm", slots=slots, **desk)
+    assert said == ["utter_intake_saved_desk", "utter_desk_recap"]
+    assert messages[1]["reference_spoken"].startswith("T K, ")
+    ticket = store.get_ticket(backlog_db(), slots["filed_reference"])
+    assert ticket.channel == "phone" and ticket.on_behalf and ticket.desk_agent == "Maïwenn"
+
+
+def test_agents_get_a_shorter_flow():
+    agent = plan({"description": DESCRIPTION, "theme_confidence": 0.9, "location": "x"}, "agent")
+    web = plan({"description": DESCRIPTION, "theme_confidence": 0.9, "location": "x"}, "web")
+    assert "reporter_role" not in agent and "contact_wanted" not in agent
+    assert "reporter_role" in web and "contact_wanted" in web
+    assert len(agent) < len(web)
+
+
+async def test_an_agent_ticket_has_the_agent_role(domain, backlog_db):
+    slots = {**AT_SUMMARY, "reporter_role": None, "contact_wanted": None}
+    slots, _, _ = await turn(domain, "oui", intent="affirm", slots=slots, channel="mattermost_digor")
+    ticket = store.get_ticket(backlog_db(), slots["filed_reference"])
+    assert ticket.reporter_role == "agent" and ticket.channel == "mattermost"
+
+
+async def test_me_too_offers_to_join_close_reports_and_a_no_keeps_it_apart(domain, backlog_db):
+    for number in range(2):
+        store.save_intake(backlog_db(), store.Intake(
+            intake_key=f"old-{number}", description="le car de 7 h ne passe pas à Quimper le matin",
+            theme="transports"))
+    slots = {**AT_SUMMARY, "similar_count": None, "contact_wanted": None,
+             "requested_slot": "contact_wanted"}
+    slots, _, _ = await turn(domain, "non merci", intent="deny", slots=slots)
+    assert slots["similar_count"] == 2 and slots["requested_slot"] == "similar_join"
+    slots, _, _ = await turn(domain, "non c'est différent", intent="deny", slots=slots)
+    assert slots["similar_join"] is False
+    slots, _, _ = await turn(domain, "oui", intent="affirm", slots=slots)
+    assert store.get_ticket(backlog_db(), slots["filed_reference"]).group_id is None
+
+
+async def test_a_backlog_down_keeps_everything_and_offers_to_retry(domain, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ConnectionError("database down")
+
+    monkeypatch.setattr(store, "save_intake", broken)
+    slots, said, _ = await turn(domain, "oui", intent="affirm", slots=AT_SUMMARY)
+    assert said == ["utter_intake_save_failed"]
+    assert slots["save_failed"] is True and slots["requested_slot"] == "summary_ok"
+    assert slots["description"] == DESCRIPTION
+    dispatcher = CollectingDispatcher()
+    await AskSummaryOk().run(dispatcher, make_tracker("", slots=slots), domain)
+    assert dispatcher.messages[0]["response"] == "utter_ask_summary_ok_retry"
+
+
+async def test_interruptions_are_left_to_the_rules(domain):
+    slots = {**AT_SUMMARY, "affected": None, "requested_slot": "affected"}
+    new, said, _ = await turn(domain, "c'est quoi vos données", intent="ask_privacy", slots=slots)
+    assert new == slots and said == []
+
+
+async def test_the_end_of_the_form_says_what_comes_next_and_forgets(domain):
+    dispatcher = CollectingDispatcher()
+    slots = {**AT_SUMMARY, "outcome": "filed", "requested_slot": None}
+    events = await ActionFinishIntake().run(dispatcher, make_tracker("", slots=slots), domain)
+    assert dispatcher.messages[0]["response"] == "utter_intake_next_steps"
     assert all(value is None for value in slots_of(events).values())
-    ticket = store.get_ticket(backlog_db(), reference)
-    assert (ticket.theme, ticket.channel, ticket.location, ticket.since) == (
-        "transports", "web", "Quimper", "depuis 3 mois")
-    assert ticket.theme_confirmed is True
-    # A second confirmation of the same intake (retry, double click) files nothing new.
-    again = CollectingDispatcher()
-    await ActionSubmitIntake().run(again, tracker, domain)
-    assert again.messages[0]["reference"] == reference
-    assert len(store.list_tickets(backlog_db())) == 1
+    assert "description" in slots_of(events)
 
 
-async def test_submit_keeps_everything_when_the_backlog_is_down(domain, monkeypatch):
-    monkeypatch.setenv("DIGOR_DB_URL", "postgresql://nobody@127.0.0.1:1/none")
-    from actions import settings
-
-    settings.get_settings.cache_clear()
-    settings.get_database.cache_clear()
+async def test_start_over_forgets_the_report(domain):
     dispatcher = CollectingDispatcher()
-    events = await ActionSubmitIntake().run(dispatcher, make_tracker("oui", intent="affirm", slots=FILLED), domain)
-    assert events == []
-    assert dispatcher.messages[0]["response"] == "utter_intake_save_failed"
+    events = await ActionCancelIntake().run(
+        dispatcher, make_tracker("on recommence", intent="start_over", slots=AT_SUMMARY), domain)
+    assert dispatcher.messages[0]["response"] == "utter_start_over"
+    assert slots_of(events)["description"] is None
 
 
-async def test_submit_without_a_report_files_nothing(domain, backlog_db):
+@pytest.mark.parametrize("mode", ["web", "desk", "agent"])
+def test_every_question_has_words_in_every_mode(mode, domain):
+    for slot in ("recording_consent", "description", "place", "affected", "frequency", "since",
+                 "consequences", "solution_idea", "reporter_role", "contact_wanted", "contact",
+                 "contact_consent", "change_field", "summary_ok", "cancel_confirm",
+                 "resume_choice", "theme_choice"):
+        for again in (False, True):
+            name = pick_response(domain, f"utter_ask_{slot}", mode, again)
+            assert domain["responses"].get(name), name
+            if mode == "desk":
+                # The desk agent speaks of the caller: no question meant for the caller.
+                assert not name.endswith("_again") or "_desk" in name or slot in (
+                    "summary_ok", "change_field", "cancel_confirm", "resume_choice",
+                    "contact_consent", "theme_choice", "recording_consent", "solution_idea"), name
+
+
+async def test_a_callback_is_recorded_only_after_yes_and_a_number(domain, backlog_db):
+    from backlog.models import CallbackRequest
+    from actions.support import ActionExplainHuman
+
     dispatcher = CollectingDispatcher()
-    await ActionSubmitIntake().run(dispatcher, make_tracker("oui", intent="affirm"), domain)
-    assert dispatcher.messages[0]["response"] == "utter_nothing_to_confirm"
-    assert store.list_tickets(backlog_db()) == []
+    events = await ActionExplainHuman().run(dispatcher, make_tracker("un humain svp", intent="ask_human"), domain)
+    slots = {**slots_of(events), "requested_slot": None}
+    assert slots["callback_offer"] is True
+    slots, _, _ = await turn(domain, "un humain svp", intent="ask_human", slots=slots)
+    assert slots["requested_slot"] == "callback_wanted"
+    slots, _, _ = await turn(domain, "oui", intent="affirm", slots=slots)
+    assert slots["requested_slot"] == "callback_phone"
+    with backlog_db().session() as session:
+        assert session.query(CallbackRequest).count() == 0
+    slots, said, _ = await turn(domain, "le 02 98 12 34 56", slots=slots)
+    assert said == ["utter_callback_saved"]
+    # No report was in progress: the form ends after the callback.
+    assert slots["outcome"] == "callback" and slots["requested_slot"] is None
+    with backlog_db().session() as session:
+        assert [r.phone for r in session.query(CallbackRequest)] == ["02 98 12 34 56"]
 
 
-async def test_cancel_forgets_the_report(domain):
-    dispatcher = CollectingDispatcher()
-    tracker = make_tracker("laissez tomber", intent="cancel", slots=FILLED)
-    tracker.active_loop = {"name": "intake_form"}
-    events = await ActionCancelIntake().run(dispatcher, tracker, domain)
-    assert all(value is None for value in slots_of(events).values())
-    assert ActiveLoop(None) in events
-    assert dispatcher.messages[0]["response"] == "utter_cancelled"
-
-
-def test_description_asked_by_the_form_takes_its_theme_and_details(domain):
-    tracker = make_tracker(
-        "le site de la CAF plante tout le temps",
-        intent="inform",
-        slots={"requested_slot": "description"},
-        entities=[{"entity": "service", "value": "CAF"}],
-        theme={"name": "numerique_inclusion", "confidence": 0.7},
-    )
-    dispatcher = CollectingDispatcher()
-    result = ValidateIntakeForm().validate_description(
-        "le site de la CAF plante tout le temps", dispatcher, tracker, domain
-    )
-    assert result["description"] == "le site de la CAF plante tout le temps"
-    assert (result["theme"], result["service"]) == ("numerique_inclusion", "CAF")
-    assert result["intake_key"].startswith("conv-42:")
-    assert dispatcher.messages[0]["response"] == "utter_intake_started"
-
-
-@pytest.mark.parametrize("text, intent", [("oui", "affirm"), ("retard", "describe_irritant"), ("non merci", "deny")])
-def test_a_description_too_thin_is_asked_again(text, intent, domain):
-    tracker = make_tracker(text, intent=intent, slots={"requested_slot": "description"})
-    dispatcher = CollectingDispatcher()
-    result = ValidateIntakeForm().validate_description(text, dispatcher, tracker, domain)
-    assert result == {"description": None}
-    assert dispatcher.messages[0]["response"] == "utter_invalid_description"
-
-
-def test_a_description_set_before_the_form_is_kept_as_it_is(domain):
-    tracker = make_tracker("x", slots={"description": "Le car est en retard", "intake_key": "k"})
-    result = ValidateIntakeForm().validate_description("Le car est en retard", CollectingDispatcher(), tracker, domain)
-    assert result == {"description": "Le car est en retard"}
-
-
-@pytest.mark.parametrize(
-    "input_channel, channel",
-    [("rest", "web"), ("widget", "web"), ("teams", "teams"), ("mattermost_digor", "mattermost"),
-     ("desk", "phone"), (None, "web"), ("inconnu", "web")],
-)
-def test_ticket_channel_from_the_input_channel(input_channel, channel):
-    from actions.validators import ticket_channel
-
-    assert ticket_channel(input_channel) == channel
+async def test_no_callback_goes_back_to_the_report_in_progress(domain, backlog_db):
+    slots = {**AT_SUMMARY, "affected": None, "requested_slot": "affected", "callback_offer": True}
+    slots, _, _ = await turn(domain, "je veux parler à quelqu'un", intent="ask_human", slots=slots)
+    assert slots["requested_slot"] == "callback_wanted"
+    slots, _, _ = await turn(domain, "non merci", intent="deny", slots=slots)
+    assert slots["requested_slot"] == "affected" and slots.get("outcome") is None

@@ -11,7 +11,9 @@ import pytest
 import requests
 
 from connectors.teams import sender_id as teams_sender_id
+from scripts.personas import REFERENCE, RasaConversation, load_personas, play
 from tests.e2e.conftest import start_stack
+from tests.e2e.test_personas import check
 
 pytestmark = pytest.mark.e2e
 
@@ -127,3 +129,66 @@ def test_teams_on_the_real_server(stack, remote_fakes):
     assert "Bonjour" in " ".join(r.get("text", "") for r in replies)
     assert all(r["conversation"]["id"] == activity["conversation"]["id"] for r in replies)
     assert user_turns(stack, sender) == 1
+
+
+AGENT_PERSONAS = [p for p in load_personas() if p.channel in ("mattermost", "teams")]
+
+
+def mattermost_sender(stack, mattermost):
+    """A send function posting in one Mattermost thread, and its conversation id."""
+    user, channel_id, team = mattermost.new_id(), mattermost.new_id(), mattermost.new_id()
+    thread: Dict[str, str] = {}
+
+    def send(_sender: str, text: str) -> None:
+        post = mattermost.add_post(user, channel_id, text, root_id=thread.get("root", ""))
+        thread.setdefault("root", post)
+        form = {"token": MATTERMOST_TOKEN, "team_id": team, "channel_id": channel_id,
+                "user_id": user, "user_name": "agent.le-goff", "post_id": post,
+                "text": text if text.startswith("@digor") else f"@digor {text}",
+                "trigger_word": "@digor"}
+        answer = requests.post(f"{rasa_url(stack)}/webhooks/mattermost_digor/webhook", data=form, timeout=30)
+        assert answer.status_code == 200, answer.text
+
+    def sender() -> str:
+        return f"mattermost:{user}:{thread['root']}"
+
+    return send, sender
+
+
+def teams_sender(stack, microsoft):
+    conversation = {"conversationType": "personal", "id": "a:1" + uuid.uuid4().hex,
+                    "tenantId": microsoft.tenant_id}
+    base = {"type": "message", "serviceUrl": microsoft.service_url, "channelId": "msteams",
+            "from": {"id": "29:1" + uuid.uuid4().hex, "name": "Agent Le Goff"},
+            "conversation": conversation, "recipient": {"id": "28:" + microsoft.app_id, "name": "Digor"},
+            "locale": "fr-FR"}
+
+    def send(_sender: str, text: str) -> None:
+        activity = {**base, "id": "17" + uuid.uuid4().hex[:10], "text": text}
+        answer = requests.post(f"{rasa_url(stack)}/webhooks/teams/api/messages", json=activity,
+                               headers={"Authorization": f"Bearer {microsoft.mint()}"}, timeout=30)
+        assert answer.status_code in (200, 201, 202), answer.text
+
+    return send, lambda: teams_sender_id({**base, "id": "x", "text": ""})
+
+
+@pytest.mark.parametrize("persona", AGENT_PERSONAS, ids=[p.name for p in AGENT_PERSONAS])
+def test_agent_persona_files_a_ticket_through_its_channel(persona, stack, remote_fakes):
+    mattermost, microsoft = remote_fakes
+    send, sender = (mattermost_sender(stack, mattermost) if persona.channel == "mattermost"
+                    else teams_sender(stack, microsoft))
+    # The conversation id of Mattermost is known after the first post: open it first.
+    send("", persona.opening[0])
+    conversation = RasaConversation(rasa_url(stack), stack["DIGOR_RASA_TOKEN"], sender(), send=send)
+    wait_until(lambda: conversation.requested_slot() is not None or bool(REFERENCE.search(
+        " ".join(e.get("text") or "" for e in conversation.tracker().get("events", [])
+                 if e.get("event") == "bot"))))
+    conversation._seen_events = len(conversation.tracker().get("events") or [])
+    persona.opening = persona.opening[1:]
+    result = play(persona, conversation)
+    transcript = "\n".join(f"> {t['user']}\n{t['bot']}" for t in result.transcript)
+    assert result.error is None and result.filed, transcript
+    assert result.user_messages + 1 <= 8, transcript
+    found = requests.get(f"http://127.0.0.1:{stack['DIGOR_WEB_PORT']}/api/tickets/{result.reference}",
+                         headers={"Authorization": f"Bearer {stack['DIGOR_API_TOKEN']}"}, timeout=30).json()
+    check(persona.expect, found, transcript)
