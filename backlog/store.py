@@ -329,6 +329,20 @@ def view_ticket(db: Database, reference: str, actor: str) -> Ticket:
     return ticket
 
 
+def view_contact(db: Database, reference: str, actor: str) -> Contact | None:
+    """The contact details of a ticket, when the person consented; the journal records the viewing."""
+    with db.session() as session:
+        ticket = _find(session, reference)
+        if not ticket.contact_consent:
+            return None
+        contact = session.execute(
+            select(Contact).where(Contact.ticket_id == ticket.id).order_by(Contact.id.desc()).limit(1)
+        ).scalar_one_or_none()
+        if contact is not None:
+            _journal(session, actor, "view", ticket.reference, field="contact")
+        return contact
+
+
 def _audit_text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value

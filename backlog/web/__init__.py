@@ -16,6 +16,7 @@ from backlog.retention import purge_expired
 from backlog.settings import Settings, ensure_sqlite_dir
 from backlog.web import keys
 from backlog.web.auth import parse_tokens
+from backlog.web.console import console_session_middleware, make_templates
 from backlog.web.middlewares import error_middleware, security_headers_middleware
 from backlog.web.routes import setup_routes
 
@@ -83,11 +84,12 @@ def init_app(settings: Settings | None = None) -> web.Application:
     if settings.retention_days < 1:
         raise ValueError("DIGOR_RETENTION_DAYS must be at least 1")
     app = web.Application(
-        middlewares=[error_middleware, security_headers_middleware],
+        middlewares=[error_middleware, security_headers_middleware, console_session_middleware],
         client_max_size=256 * 1024,
     )
     app[keys.SETTINGS] = settings
     app[keys.TOKENS] = parse_tokens(settings.api_token, settings.extra_api_tokens)
+    app[keys.CONSOLE_TEMPLATES] = make_templates()
     if settings.forward_max_attempts < 1:
         raise ValueError("DIGOR_FORWARD_MAX_ATTEMPTS must be at least 1")
     # A half-configured destination stops the service here (ValueError).

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from backlog.web import api, health, pages
+from backlog.web import api, console, health, pages
 from backlog.web.desk import desk_page
 
 STATIC_DIR = pages.STATIC_DIR
@@ -21,4 +21,20 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/export.json", api.export_json)
     app.router.add_get("/", pages.widget_page)
     app.router.add_get("/desk", desk_page)
+    app.router.add_get("/console", console.home)
+    app.router.add_get("/console/", console.home)
+    app.router.add_get("/console/brand.css", console.brand_css)
+    app.router.add_get("/console/login", console.login_form)
+    app.router.add_post("/console/login", console.login)
+    app.router.add_post("/console/logout", console.logout)
+    app.router.add_get("/console/tickets", console.ticket_list)
+    app.router.add_get("/console/tickets/{reference}", console.ticket_detail)
+    app.router.add_post("/console/tickets/{reference}/status", console.change_status)
+    app.router.add_post("/console/tickets/{reference}/notes", console.add_note)
+    app.router.add_post("/console/tickets/{reference}/scores", console.set_scores)
+    app.router.add_get("/console/export.csv", console.export_csv)
+    app.router.add_get("/console/export.json", console.export_json)
+    app.router.add_get("/console/outbox", console.outbox_page)
+    app.router.add_post("/console/outbox/{message_id}/retry", console.retry_message)
+    app.router.add_get("/console/charts", console.charts_page)
     app.router.add_static("/static/", STATIC_DIR, name="static")
