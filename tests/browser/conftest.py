@@ -29,7 +29,7 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 REFERENCE = re.compile(r"TK-\d{4}-\d{5}")
 DESK_AGENT = "Marie Test"
-DESK_TOKEN = "desk-" + uuid.uuid4().hex
+DESK_TOKEN = os.environ.get("DIGOR_BROWSER_DESK_TOKEN") or "desk-" + uuid.uuid4().hex
 
 
 def pytest_configure(config):
@@ -74,6 +74,14 @@ def site(tmp_path_factory):
     reason = chromium_missing()
     if reason:
         pytest.skip(reason)
+    reuse = os.environ.get("DIGOR_BROWSER_STACK_ENV")
+    if reuse:
+        # A stack already running (its environment as JSON), to work on the pages without restarting it.
+        env = json.loads(Path(reuse).read_text())
+        if f"{DESK_AGENT}:{DESK_TOKEN}" not in env.get("DIGOR_DESK_AGENTS", ""):
+            pytest.skip("the running stack does not know this run's desk agent")
+        yield Site(env)
+        return
     data = tmp_path_factory.mktemp("browser-data")
     stack = start_stack(
         tmp_path_factory,

@@ -178,6 +178,8 @@
     document.body.appendChild(root);
 
     function save() {
+      // Nothing is written before the conversation starts.
+      if (!state.session && !state.messages.length && !state.queue.length) { return; }
       try { window.sessionStorage.setItem(STORE, JSON.stringify(state)); } catch (e) { /* private mode */ }
     }
 
