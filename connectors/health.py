@@ -11,7 +11,8 @@ credentials.yml: `connectors.health.HealthInput:` serves
 
 At start it also takes Rasa's fail-safe wrapper away from our tracker store
 (see bot/tracker_store.py), so a database failure is never hidden, and
-bounds the size of requests (connectors/limits.py: configure_request_size); with
+bounds the size of requests (connectors/limits.py: configure_request_size)
+and makes Rasa check its action response schema once (bot/jsonschema_cache.py); with
 `require_sql_tracker_store: true` it stops the server when the agent runs on
 anything else (Rasa falls back to memory when a custom store cannot be loaded).
 """
@@ -32,8 +33,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.limits import configure_request_size
+from bot import jsonschema_cache
 from bot.tracker_store import HealthCheckedSQLTrackerStore, unwrap_fail_safe
+from connectors.limits import configure_request_size
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +166,8 @@ class HealthInput(InputChannel):
         @health.listener("before_server_start")
         async def bound_requests(app, _loop) -> None:
             configure_request_size(app)
+            # Rasa checks the action response schema itself at every action: once is enough.
+            jsonschema_cache.install()
 
         @health.listener("after_server_start")
         async def harden(app, _loop) -> None:
