@@ -376,12 +376,14 @@ def record_export(db: Database, actor: str, export_format: str, filters: dict[st
         _journal(session, actor, "export", field=export_format, old=filters or None, new=count)
 
 
-def audit_trail(db: Database, reference: str | None = None, limit: int = 1000) -> list[AuditEvent]:
-    """Lines of the audit journal, oldest first, for one ticket or all."""
+def audit_trail(
+    db: Database, reference: str | None = None, limit: int = 1000, newest_first: bool = False
+) -> list[AuditEvent]:
+    """Lines of the audit journal, oldest first (or the newest first), for one ticket or all."""
     query = select(AuditEvent)
     if reference is not None:
         query = query.where(AuditEvent.ticket_reference == reference.upper())
-    query = query.order_by(AuditEvent.id).limit(limit)
+    query = query.order_by(AuditEvent.id.desc() if newest_first else AuditEvent.id).limit(limit)
     with db.session() as session:
         return list(session.execute(query).scalars())
 

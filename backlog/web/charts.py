@@ -14,9 +14,8 @@ from markupsafe import Markup
 
 FONT = 13
 ROW = 30
-LABEL_WIDTH = 270
 BAR_WIDTH = 330
-CHAR_WIDTH = 7.0
+CHAR_WIDTH = 7.8
 
 
 def _fit(text: str, width: float) -> str:
@@ -26,12 +25,16 @@ def _fit(text: str, width: float) -> str:
 
 
 def horizontal_bars(title: str, description: str, rows: Sequence[tuple[str, int]]) -> Markup:
-    """One bar per row (label, value), labels on the left, values at the end of the bars."""
+    """One bar per row (label, value): the label above its bar, the value at the bar's end.
+
+    Labels sit on their own line so the chart stays narrow and readable on a phone.
+    """
     if not rows:
         return Markup("")
     top = max(value for _, value in rows) or 1
-    height = ROW * len(rows) + 10
-    width = LABEL_WIDTH + BAR_WIDTH + 50
+    step = 46
+    height = step * len(rows) + 6
+    width = BAR_WIDTH + 60
     parts = [
         f'<svg class="chart" role="img" aria-labelledby="{_id(title)}-t {_id(title)}-d" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">',
@@ -39,17 +42,15 @@ def horizontal_bars(title: str, description: str, rows: Sequence[tuple[str, int]
         f'<desc id="{_id(title)}-d">{escape(description)}</desc>',
     ]
     for index, (label, value) in enumerate(rows):
-        y = 5 + index * ROW
+        y = 4 + index * step
         length = round(BAR_WIDTH * value / top, 1)
         parts.append(
-            f'<text class="label" x="{LABEL_WIDTH - 8}" y="{y + 19}" text-anchor="end" font-size="{FONT}">'
-            f"{escape(_fit(label, LABEL_WIDTH - 12))}</text>"
+            f'<text class="label" x="2" y="{y + 14}" font-size="{FONT + 1}">{escape(_fit(label, width - 4))}</text>'
         )
-        parts.append(f'<rect class="bar" x="{LABEL_WIDTH}" y="{y + 4}" width="{max(length, 1)}" height="{ROW - 10}"/>')
+        parts.append(f'<rect class="bar" x="2" y="{y + 20}" width="{max(length, 1)}" height="18"/>')
         parts.append(
-            f'<text class="value" x="{LABEL_WIDTH + length + 6}" y="{y + 19}" font-size="{FONT}">{value}</text>'
+            f'<text class="value" x="{length + 8}" y="{y + 34}" font-size="{FONT + 1}">{value}</text>'
         )
-    parts.append(f'<line class="axis" x1="{LABEL_WIDTH}" y1="0" x2="{LABEL_WIDTH}" y2="{height}"/>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -59,7 +60,7 @@ def vertical_bars(title: str, description: str, columns: Sequence[tuple[str, int
     if not columns:
         return Markup("")
     top = max(value for _, value in columns) or 1
-    step, plot = 52, 180
+    step, plot = 34, 180
     width = step * len(columns) + 20
     height = plot + 60
     parts = [
@@ -73,14 +74,14 @@ def vertical_bars(title: str, description: str, columns: Sequence[tuple[str, int
         x = 10 + index * step
         length = round(plot * value / top, 1)
         parts.append(
-            f'<rect class="bar" x="{x + 8}" y="{base - max(length, 1)}" width="{step - 16}" height="{max(length, 1)}"/>'
+            f'<rect class="bar" x="{x + 4}" y="{base - max(length, 1)}" width="{step - 8}" height="{max(length, 1)}"/>'
         )
         parts.append(
             f'<text class="value" x="{x + step / 2}" y="{base - max(length, 1) - 6}" text-anchor="middle" '
             f'font-size="{FONT}">{value}</text>'
         )
         parts.append(
-            f'<text class="label" x="{x + step / 2}" y="{base + 20}" text-anchor="middle" font-size="12">'
+            f'<text class="label" x="{x + step / 2}" y="{base + 20}" text-anchor="middle" font-size="11">'
             f"{escape(label)}</text>"
         )
     parts.append(f'<line class="axis" x1="10" y1="{base}" x2="{width - 10}" y2="{base}"/>')

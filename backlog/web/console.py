@@ -72,6 +72,10 @@ SORT_LABELS = {
     "theme": "Thème",
     **{f"-{name}": f"{label} (note la plus haute)" for name, label in SCORE_LABELS.items()},
 }
+FIELD_LABELS = {
+    "status": "statut", "theme": "thème", "notes": "note", "contact": "coordonnées",
+    "group_id": "groupe", "outbox": "envoi", **{name: label.lower() for name, label in SCORE_LABELS.items()},
+}
 DESTINATION_LABELS = {"webhook": "Webhook", "gitlab": "GitLab", "grist": "Grist"}
 HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
 DEFAULT_BRAND = "#1f4e79"
@@ -374,12 +378,12 @@ async def ticket_detail(request: web.Request, errors: dict[str, str] | None = No
         raise web.HTTPNotFound(text="Ce ticket n'existe pas.") from None
     contact = await _run(store.view_contact, database, reference, actor) if ticket.contact_consent else None
     messages = await _run(outbox.for_ticket, database, reference)
-    journal = await _run(store.audit_trail, database, reference, 200)
+    journal = await _run(store.audit_trail, database, reference, 50, newest_first=True)
     return _page(
         request, "detail.html", status=status,
-        ticket=ticket, contact=contact, messages=messages, journal=journal[-50:],
+        ticket=ticket, contact=contact, messages=messages, journal=journal,
         statuses=STATUSES, scores=SCORES, score_range=range(SCORE_MIN, SCORE_MAX + 1),
-        destination_labels=DESTINATION_LABELS, errors=errors or {},
+        destination_labels=DESTINATION_LABELS, errors=errors or {}, field_labels=FIELD_LABELS,
         flash=FLASH.get(request.query.get("ok", ""), ""),
     )
 
