@@ -1,0 +1,203 @@
+"""The production set-up: two Rasa replicas, one action server, one backlog.
+
+PostgreSQL holds the tracker store and the backlog, Redis the lock store.
+Each conversation's messages alternate between the two replicas, so a
+replica always continues a conversation the other one started; the tickets
+are then read back field by field. Needs DIGOR_TEST_POSTGRES_URL and
+DIGOR_TEST_REDIS_URL; a database is made for the test and dropped after.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Dict, List
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+
+from scripts.stack import ROOT, Stack, default_env, latest_model
+from tests.e2e.conftest import free_port
+
+POSTGRES_URL = os.environ.get("DIGOR_TEST_POSTGRES_URL")
+REDIS_URL = os.environ.get("DIGOR_TEST_REDIS_URL")
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        not (POSTGRES_URL and REDIS_URL), reason="DIGOR_TEST_POSTGRES_URL and DIGOR_TEST_REDIS_URL are needed"
+    ),
+]
+
+# (messages, expected ticket fields)
+CONVERSATIONS = [
+    (
+        ["bonjour", "le car de 7h ne passe jamais, mes enfants arrivent en retard au lycée",
+         "à Quimperlé", "tous les matins", "oui"],
+        {"theme": "transports", "location": "à Quimperlé", "frequency": "tous les matins",
+         "description": "le car de 7h ne passe jamais, mes enfants arrivent en retard au lycée"},
+    ),
+    (
+        ["depuis 3 mois le car de 7h à Quimper passe pas", "tous les jours", "oui"],
+        {"location": "Quimper", "since": "depuis 3 mois", "frequency": "tous les jours",
+         "description": "depuis 3 mois le car de 7h à Quimper passe pas"},
+    ),
+    (
+        ["bonjour", "je n'arrive pas à me connecter au site de la région avec FranceConnect",
+         "Lorient", "à chaque fois", "oui"],
+        {"location": "Lorient", "frequency": "à chaque fois",
+         "description": "je n'arrive pas à me connecter au site de la région avec FranceConnect"},
+    ),
+]
+
+
+def texts(answers: List[Dict[str, Any]]) -> str:
+    return " ".join(message.get("text") or "" for message in answers)
+
+
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory):
+    model = latest_model()
+    if model is None:
+        pytest.fail("no trained model in models/")
+    name = f"digor_replicas_{os.getpid()}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", future=True)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = f"{POSTGRES_URL.rpartition('/')[0]}/{name}"
+    redis = urlsplit(REDIS_URL)
+    logs = ROOT / "test-artifacts" / "e2e" / tmp_path_factory.mktemp("replicas").name
+    base = {
+        **os.environ,
+        "DIGOR_RASA_PORT": str(free_port()),
+        "DIGOR_ACTIONS_PORT": str(free_port()),
+        "DIGOR_WEB_PORT": str(free_port()),
+        "DIGOR_DB_URL": url,
+        "DIGOR_TRACKER_DB_URL": url,
+        "DIGOR_API_TOKEN": "replicas-" + uuid.uuid4().hex,
+        "DIGOR_LOCK_STORE": "redis",
+        "DIGOR_REDIS_HOST": redis.hostname or "localhost",
+        "DIGOR_REDIS_PORT": str(redis.port or 6379),
+        "DIGOR_REDIS_DB": (redis.path or "/0").strip("/") or "0",
+    }
+    for variable in ("DIGOR_ACTION_ENDPOINT_URL", "DIGOR_RASA_PUBLIC_URL"):
+        base.pop(variable, None)
+    env_a = default_env(base)
+    env_b = dict(env_a, DIGOR_RASA_PORT=str(free_port()))
+    first = Stack(env=env_a, model=model, log_dir=logs / "a")
+    second = Stack(env=env_b, model=model, log_dir=logs / "b")
+    first.start()
+    second.start(names=["rasa"])
+    try:
+        first.wait_until_up(timeout=400)
+        second.wait_until_up(timeout=400)
+        yield env_a, env_b, url
+    finally:
+        second.stop()
+        first.stop()
+        with admin.connect() as connection:
+            connection.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name}
+            )
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+def say(env: Dict[str, str], sender: str, message: str) -> List[Dict[str, Any]]:
+    answer = requests.post(
+        f"http://127.0.0.1:{env['DIGOR_RASA_PORT']}/webhooks/rest/webhook",
+        json={"sender": sender, "message": message},
+        timeout=120,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_both_replicas_are_healthy_on_postgresql_and_redis(replicas):
+    for env in replicas[:2]:
+        report = requests.get(f"http://127.0.0.1:{env['DIGOR_RASA_PORT']}/webhooks/health/", timeout=30).json()
+        assert report["status"] == "ok", report
+        assert report["tracker_store"]["type"] == "HealthCheckedSQLTrackerStore"
+        assert report["lock_store"] == {"ok": True, "type": "RedisLockStore"}
+
+
+def test_conversations_alternating_between_replicas_file_complete_tickets(replicas):
+    env_a, env_b, url = replicas
+    run = uuid.uuid4().hex[:8]
+
+    def converse(index: int) -> Dict[str, Any]:
+        messages, _ = CONVERSATIONS[index]
+        sender = f"replicas-{run}-{index}"
+        answers: List[Dict[str, Any]] = []
+        for turn, message in enumerate(messages):
+            # Conversation 0 starts on A, 1 on B, 2 on A: every turn changes replica.
+            env = (env_a, env_b)[(turn + index) % 2]
+            answers = say(env, sender, message)
+            assert answers, f"no answer to {message!r} (turn {turn}, conversation {index})"
+        reference = next(word.strip(".") for word in texts(answers).split() if word.startswith("TK-"))
+        return {"sender": sender, "reference": reference}
+
+    with ThreadPoolExecutor(len(CONVERSATIONS)) as pool:
+        results = list(pool.map(converse, range(len(CONVERSATIONS))))
+
+    auth = {"Authorization": f"Bearer {env_a['DIGOR_API_TOKEN']}"}
+    web = f"http://127.0.0.1:{env_a['DIGOR_WEB_PORT']}"
+    engine = create_engine(url, future=True)
+    try:
+        for (messages, expected), result in zip(CONVERSATIONS, results):
+            ticket = requests.get(f"{web}/api/tickets/{result['reference']}", headers=auth, timeout=30).json()
+            for field, value in expected.items():
+                assert ticket[field] == value, (field, ticket)
+            assert ticket["channel"] == "web"
+            assert ticket["status"] == "nouveau"
+            assert ticket["theme_confirmed"] is True
+            with engine.connect() as connection:
+                # Exactly one ticket for this conversation (the database is the test's own).
+                assert connection.execute(
+                    text("SELECT count(*) FROM tickets WHERE description = :d"), {"d": expected["description"]}
+                ).scalar_one() == 1
+                # The tracker store has every message once, in order, whichever replica took it.
+                said = [
+                    row[0] for row in connection.execute(
+                        text("SELECT data FROM events WHERE sender_id = :s AND type_name = 'user' ORDER BY id"),
+                        {"s": result["sender"]},
+                    )
+                ]
+            assert [json.loads(data)["text"] for data in said] == messages
+        references = [result["reference"] for result in results]
+        assert len(set(references)) == len(references)
+    finally:
+        engine.dispose()
+
+
+def test_simultaneous_messages_of_one_conversation_on_both_replicas_are_serialised(replicas):
+    """The Redis lock store makes the second replica wait for the first."""
+    env_a, env_b, url = replicas
+    sender = f"replicas-lock-{uuid.uuid4().hex[:8]}"
+    say(env_a, sender, "bonjour")
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(say, env_a, sender, "le car de 7h ne passe jamais à Quimperlé")
+        second = pool.submit(say, env_b, sender, "tous les matins")
+        answers = first.result(), second.result()
+    assert all(answers), answers
+    engine = create_engine(url, future=True)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT type_name, data FROM events WHERE sender_id = :s ORDER BY id"), {"s": sender}
+            ).all()
+    finally:
+        engine.dispose()
+    users = [json.loads(data)["text"] for kind, data in rows if kind == "user"]
+    assert users[0] == "bonjour"
+    assert sorted(users[1:]) == sorted(["le car de 7h ne passe jamais à Quimperlé", "tous les matins"])
+    # Serialised: after each user message comes the bot's handling of it, not the other message.
+    kinds = [kind for kind, _ in rows]
+    second_user = [i for i, kind in enumerate(kinds) if kind == "user"][2]
+    assert "bot" in kinds[[i for i, k in enumerate(kinds) if k == "user"][1]:second_user]
