@@ -37,6 +37,8 @@ class Settings:
     # Branding of the team console.
     brand_color: str = "#1f4e79"
     logo_url: str = ""
+    # Open311 read endpoints without a token (DIGOR_OPEN311_PUBLIC=1).
+    open311_public: bool = False
 
     @classmethod
     def from_env(cls, env: "os._Environ[str] | dict[str, str] | None" = None) -> "Settings":
@@ -64,6 +66,7 @@ class Settings:
             forward_max_attempts=int(env.get("DIGOR_FORWARD_MAX_ATTEMPTS") or 8),
             brand_color=env.get("DIGOR_BRAND_COLOR") or "#1f4e79",
             logo_url=env.get("DIGOR_LOGO_URL", ""),
+            open311_public=env.get("DIGOR_OPEN311_PUBLIC", "").lower() in ("1", "true", "yes", "oui"),
         )
 
 

@@ -175,6 +175,7 @@ def build_openapi(themes: list[str]) -> dict[str, Any]:
         },
         "security": [{"bearer": []}],
         "paths": {
+            **_open311_paths(themes),
             "/api/tickets": {
                 "get": {
                     "summary": "Liste des tickets, du plus récent au plus ancien.",
@@ -286,5 +287,104 @@ def build_openapi(themes: list[str]) -> dict[str, Any]:
                     },
                 },
             },
+        },
+    }
+
+
+def _open311_paths(themes: list[str]) -> dict[str, Any]:
+    """Open311 GeoReport v2 read endpoints (backlog.web.open311)."""
+    request = {
+        "type": "object",
+        "description": "Un ticket au format GeoReport v2 (jamais de coordonnées).",
+        "properties": {
+            "service_request_id": {"type": "string", "description": "La référence du ticket."},
+            "status": {"type": "string", "enum": ["open", "closed"]},
+            "status_notes": {"type": "string", "description": "Le statut du backlog, en français."},
+            "service_name": {"type": "string"},
+            "service_code": {"type": "string", "enum": themes},
+            "description": {"type": "string", "description": "Données personnelles masquées."},
+            "agency_responsible": {"type": "string"},
+            "service_notice": {"type": "string", "nullable": True},
+            "requested_datetime": {"type": "string", "format": "date-time"},
+            "updated_datetime": {"type": "string", "format": "date-time"},
+            "expected_datetime": {"type": "string", "nullable": True},
+            "address": {"type": "string", "nullable": True, "description": "Le lieu donné par la personne."},
+            "address_id": {"type": "string", "nullable": True},
+            "zipcode": {"type": "string", "nullable": True},
+            "lat": {"type": "number", "nullable": True},
+            "long": {"type": "number", "nullable": True},
+            "media_url": {"type": "string", "nullable": True},
+        },
+    }
+    errors = {
+        "type": "array",
+        "items": {"type": "object", "properties": {"code": {"type": "integer"}, "description": {"type": "string"}}},
+    }
+    api_key = {
+        "name": "api_key", "in": "query", "required": False,
+        "description": "Le jeton d'accès, pour les clients GeoReport qui ne peuvent pas envoyer d'en-tête Authorization.",
+        "schema": {"type": "string"},
+    }
+    denied = {"description": "Jeton manquant ou invalide.", "content": {"application/json": {"schema": errors}}}
+    requests = {"application/json": {"schema": {"type": "array", "items": request}}}
+    return {
+        "/open311/v2/services.json": {
+            "get": {
+                "summary": "Open311 GeoReport v2 : les services, c'est-à-dire les thèmes.",
+                "tags": ["Open311"],
+                "parameters": [api_key],
+                "responses": {
+                    "200": {
+                        "description": "Un service par thème de themes.yml.",
+                        "content": {"application/json": {"schema": {"type": "array", "items": {
+                            "type": "object",
+                            "properties": {
+                                "service_code": {"type": "string", "enum": themes},
+                                "service_name": {"type": "string"},
+                                "description": {"type": "string"},
+                                "metadata": {"type": "boolean"},
+                                "type": {"type": "string", "enum": ["realtime", "batch", "blackbox"]},
+                                "keywords": {"type": "string"},
+                                "group": {"type": "string"},
+                            },
+                        }}}},
+                    },
+                    "401": denied,
+                },
+            }
+        },
+        "/open311/v2/requests.json": {
+            "get": {
+                "summary": "Open311 GeoReport v2 : les demandes, c'est-à-dire les tickets (sans dates : les 90 derniers jours, 1000 au plus).",
+                "tags": ["Open311"],
+                "parameters": [
+                    {"name": "service_request_id", "in": "query", "description": "Une ou plusieurs références, séparées par des virgules.", "schema": {"type": "string"}},
+                    {"name": "service_code", "in": "query", "description": "Un ou plusieurs thèmes, séparés par des virgules.", "schema": {"type": "string"}},
+                    {"name": "start_date", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                    {"name": "end_date", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "closed", "open,closed"]}},
+                    api_key,
+                ],
+                "responses": {
+                    "200": {"description": "Les demandes, les plus récentes d'abord.", "content": requests},
+                    "400": {"description": "Paramètre invalide.", "content": {"application/json": {"schema": errors}}},
+                    "401": denied,
+                },
+            }
+        },
+        "/open311/v2/requests/{service_request_id}.json": {
+            "get": {
+                "summary": "Open311 GeoReport v2 : une demande (une liste d'un élément, comme le veut le standard).",
+                "tags": ["Open311"],
+                "parameters": [
+                    {"name": "service_request_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    api_key,
+                ],
+                "responses": {
+                    "200": {"description": "La demande.", "content": requests},
+                    "401": denied,
+                    "404": {"description": "Aucune demande n'a cet identifiant.", "content": {"application/json": {"schema": errors}}},
+                },
+            }
         },
     }

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from backlog.web import api, console, health, pages
+from backlog.web import api, console, health, open311, pages
 from backlog.web.desk import desk_page
 
 STATIC_DIR = pages.STATIC_DIR
@@ -21,6 +21,9 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/export.json", api.export_json)
     app.router.add_get("/", pages.widget_page)
     app.router.add_get("/desk", desk_page)
+    app.router.add_get("/open311/v2/services.json", open311.services)
+    app.router.add_get("/open311/v2/requests.json", open311.requests_list)
+    app.router.add_get("/open311/v2/requests/{service_request_id}.json", open311.request_detail)
     app.router.add_get("/console", console.home)
     app.router.add_get("/console/", console.home)
     app.router.add_get("/console/brand.css", console.brand_css)
