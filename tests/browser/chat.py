@@ -27,10 +27,11 @@ PLAIN_ANSWERS = [
 ]
 DEFAULT_ANSWER = "je ne sais pas"
 AVOID = re.compile(r"^(non|annuler|corriger|changer|autre|je ne sais pas|passer|recommencer)", re.IGNORECASE)
+PROBLEM = re.compile(r"quel est le problème|racontez|décrivez|une phrase sur le problème", re.IGNORECASE)
 CONTACT = re.compile(r"recontact|coordonnées|vous rappeler|vous écrire", re.IGNORECASE)
 
 
-def pick(titles: List[str], question: str) -> int:
+def pick(titles: List[str], question: str) -> Optional[int]:
     """The index of the sensible button: "non" to contact questions, else "oui", else the first plain choice."""
     lowered = [title.lower().strip() for title in titles]
     if CONTACT.search(question):
@@ -43,7 +44,7 @@ def pick(titles: List[str], question: str) -> int:
     for index, title in enumerate(lowered):
         if not AVOID.search(title):
             return index
-    return 0
+    return None  # only "passer", "je ne sais pas"…: answer in words instead
 
 
 def plain_answer(question: str) -> str:
@@ -107,12 +108,12 @@ class ChatDriver:
                 return transcript
             question = new[-1] if new else ""
             titles = self.page.locator(self.reply_selector).all_inner_texts()
-            if titles:
-                index = pick(titles, question)
+            index = pick(titles, question) if titles else None
+            if index is not None:
                 transcript.turns.append(f"> [{titles[index]}]")
                 self.choose(index)
             else:
-                answer = plain_answer(question)
+                answer = first if PROBLEM.search(question) else plain_answer(question)
                 transcript.turns.append(f"> {answer}")
                 self.say(answer)
         raise AssertionError(f"no reference after {max_turns} turns:\n{transcript}")

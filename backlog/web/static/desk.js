@@ -198,10 +198,18 @@
       if (Array.isArray(m.buttons) && m.buttons.length) { last = m.buttons; }
     });
     showReplies(last.filter(function (b) { return b && b.title && b.payload; }));
-    if (data.summary) { showSummary(data.summary); }
     var found = null;
     texts.forEach(function (text) { var match = REFERENCE.exec(text); if (match) { found = match[0]; } });
-    if (found) { showEnd({ reference: found, recap: texts.join(" ") }, true); }
+    var filled = data.summary && Object.keys(data.summary).some(function (k) { return data.summary[k] !== null && data.summary[k] !== undefined; });
+    // Once filed, the dialogue empties its slots: the summary of what was filed stays on screen.
+    if (data.summary && (filled || !found)) { showSummary(data.summary); }
+    if (found) {
+      // The sentence to read back: the messages around the reference, without the one that gives it.
+      var others = texts.filter(function (text) { return !REFERENCE.test(text); });
+      var recapText = (others.length ? others : texts).join(" ")
+        .replace(/^À lire à la personne\s*:\s*/i, "").replace(/^«\s*/, "").replace(/\s*»$/, "");
+      showEnd({ reference: found, recap: recapText }, true);
+    }
   }
 
   function retryLater() {

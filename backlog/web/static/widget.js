@@ -219,6 +219,8 @@
         replies.appendChild(button);
       });
       replies.hidden = !state.replies.length;
+      // The buttons take room from the list: keep its last message in sight.
+      log.scrollTop = log.scrollHeight;
     }
 
     function setStatus(text) { status.textContent = text; }
