@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.chat import ChatDriver
-from tests.browser.conftest import DESK_AGENT, DESK_TOKEN, DESKTOP, axe_violations, format_violations, screenshot
+from tests.browser.conftest import DESK_AGENT, DESK_TOKEN, DESKTOP, PHONE, axe_violations, format_violations, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -37,11 +37,17 @@ def summary_value(page, slot: str) -> str:
 
 
 def test_a_wrong_code_is_refused(site, new_page):
-    page = new_page(DESKTOP)
+    page = new_page(DESKTOP, bypass_csp=True)
     sign_in(page, site, token="pas-le-bon-code-du-tout")
     page.get_by_role("alert").filter(has_text="Code d'agent inconnu").wait_for()
     assert page.locator("#desk-console").is_hidden()
     assert page.evaluate("() => sessionStorage.length") == 0
+    assert page.evaluate("() => document.activeElement.id") == "desk-token"
+    screenshot(page, "desk-sign-in-refused")
+    violations = axe_violations(page)
+    assert violations == [], format_violations(violations)
+    page.set_viewport_size(PHONE)
+    screenshot(page, "desk-sign-in-phone")
 
 
 def test_an_agent_files_a_report_for_a_caller(site, new_page):

@@ -281,3 +281,20 @@ def test_branding_by_attributes_and_server_config(site, new_page):
     reply_ink = page.evaluate("() => getComputedStyle(document.querySelector('.digor-reply')).color")
     assert reply_ink == "rgb(17, 17, 17)"
     screenshot(page, "widget-branded")
+
+
+def test_a_typing_indicator_while_the_bot_answers(site, new_page):
+    page = new_page(DESKTOP)
+    open_widget(page, site)
+    held = []
+    # Hold the next answer back until the indicator has been seen.
+    page.route(site.env["DIGOR_RASA_PUBLIC_URL"] + "/webhooks/widget/webhook", lambda route: held.append(route))
+    count = page.locator(BOT).count()
+    widget_driver(page).say("Le parking de la gare de Quimper est toujours plein")
+    typing = page.locator(".digor-typing")
+    typing.wait_for(state="visible")
+    assert typing.inner_text() == "Digor écrit…"
+    assert held, "the message did not leave"
+    held[0].continue_()
+    widget_driver(page).wait_for_answer(count)
+    assert typing.is_hidden()
