@@ -134,6 +134,22 @@ class Contact(Base):
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
 
+class Transcript(Base):
+    """The conversation that filed a ticket, redacted, kept apart and purged by retention.
+
+    `lines` is JSON: [{"role": "user" | "bot", "text": "…"}, …] in order.
+    """
+
+    __tablename__ = "transcripts"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    ticket_id = Column(
+        Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, unique=True
+    )
+    created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    lines = Column(Text, nullable=False)
+
+
 class CallbackRequest(Base):
     """A person asks to be called back: the number, kept apart like contacts.
 

@@ -110,7 +110,7 @@ _PLACE_BEFORE = re.compile(
 )
 # Capitalised words the model sometimes reads as names.
 _NOT_NAMES = {
-    "bonjour", "bonsoir", "merci", "madame", "monsieur", "salut", "cordialement", "svp",
+    "digor", "bonjour", "bonsoir", "merci", "madame", "monsieur", "salut", "cordialement", "svp",
     "région", "region", "département", "departement", "mairie", "préfecture", "prefecture",
     "lycée", "lycee", "collège", "college", "internet", "facebook", "google", "whatsapp",
 }

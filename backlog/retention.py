@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import delete, func, select
 
 from backlog.db import Database
-from backlog.models import AuditEvent, CallbackRequest, Contact
+from backlog.models import AuditEvent, CallbackRequest, Contact, Transcript
 
 # Who the audit journal names for the purge.
 PURGE_ACTOR = "digor"
@@ -18,7 +18,9 @@ def purge_expired(db: Database, now: dt.datetime, days: int = DEFAULT_RETENTION_
     """Delete the contact details stored more than `days` days before `now`; return how many.
 
     Contact details are the contacts of tickets and the numbers of callback
-    requests; each table purged is journaled apart.
+    requests; the redacted transcripts of the conversations go at the same
+    time (a name or a detail can slip through redaction). Each table purged
+    is journaled apart.
 
     Why 30 days by default (DIGOR_RETENTION_DAYS): a person leaves a phone
     number or an e-mail only so that the team can call back about the report.
@@ -36,7 +38,9 @@ def purge_expired(db: Database, now: dt.datetime, days: int = DEFAULT_RETENTION_
     cutoff = now - dt.timedelta(days=days)
     total = 0
     with db.session() as session:
-        for model, name in ((Contact, "contacts"), (CallbackRequest, "callback_requests")):
+        for model, name in (
+            (Contact, "contacts"), (CallbackRequest, "callback_requests"), (Transcript, "transcripts"),
+        ):
             expired = select(func.count()).select_from(model).where(model.created_at < cutoff)
             count = session.execute(expired).scalar_one()
             if count:

@@ -28,6 +28,7 @@ from backlog.models import (
     StatusChange,
     Ticket,
     TicketNote,
+    Transcript,
     utcnow,
 )
 from backlog.contact_details import normalise_email, normalise_phone  # noqa: F401 - used by the bot
@@ -78,6 +79,9 @@ class Intake:
     contact_phone: str | None = None
     # False when the person said no to "moi aussi": the ticket joins no group.
     join_similar: bool = True
+    # The conversation, in order: [{"role": "user" | "bot", "text": "…"}]. Stored
+    # redacted, apart from the ticket, and deleted by the retention purge.
+    transcript: list[dict[str, str]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -175,6 +179,9 @@ def save_intake(db: Database, intake: Intake, destinations: Sequence[str] | None
                 ticket.group_id = closest.group_id
                 _recount(session, ticket.group_id)
             outbox.enqueue(session, ticket, destinations)
+            lines = _transcript_lines(intake.transcript)
+            if lines:
+                session.add(Transcript(ticket_id=ticket.id, lines=json.dumps(lines, ensure_ascii=False)))
             if intake.contact_consent and (intake.contact_email or intake.contact_phone):
                 session.add(
                     Contact(
@@ -190,6 +197,33 @@ def save_intake(db: Database, intake: Intake, destinations: Sequence[str] | None
             raise
         return existing
     return ticket
+
+
+TRANSCRIPT_MAX_LINES = 200
+TRANSCRIPT_LINE_LENGTH = 2000
+
+
+def _transcript_lines(transcript: list[dict[str, str]] | None) -> list[dict[str, str]]:
+    """The lines worth keeping, cleaned and redacted, the last TRANSCRIPT_MAX_LINES."""
+    lines = []
+    for line in (transcript or [])[-TRANSCRIPT_MAX_LINES:]:
+        if not isinstance(line, dict):
+            continue
+        role = "user" if line.get("role") == "user" else "bot"
+        text = redact(clean_text(str(line.get("text") or ""), TRANSCRIPT_LINE_LENGTH))
+        if text:
+            lines.append({"role": role, "text": text})
+    return lines
+
+
+def get_transcript(db: Database, reference: str) -> list[dict[str, str]] | None:
+    """The redacted conversation of a ticket, or None (not kept, or purged)."""
+    with db.session() as session:
+        ticket = _find(session, reference)
+        row = session.execute(
+            select(Transcript).where(Transcript.ticket_id == ticket.id)
+        ).scalar_one_or_none()
+        return json.loads(row.lines) if row is not None else None
 
 
 def save_callback_request(

@@ -378,10 +378,11 @@ async def ticket_detail(request: web.Request, errors: dict[str, str] | None = No
         raise web.HTTPNotFound(text="Ce ticket n'existe pas.") from None
     contact = await _run(store.view_contact, database, reference, actor) if ticket.contact_consent else None
     messages = await _run(outbox.for_ticket, database, reference)
+    transcript = await _run(store.get_transcript, database, reference)
     journal = await _run(store.audit_trail, database, reference, 50, newest_first=True)
     return _page(
         request, "detail.html", status=status,
-        ticket=ticket, contact=contact, messages=messages, journal=journal,
+        ticket=ticket, contact=contact, messages=messages, journal=journal, transcript=transcript,
         statuses=STATUSES, scores=SCORES, score_range=range(SCORE_MIN, SCORE_MAX + 1),
         destination_labels=DESTINATION_LABELS, errors=errors or {}, field_labels=FIELD_LABELS,
         flash=FLASH.get(request.query.get("ok", ""), ""),

@@ -297,3 +297,19 @@ async def test_brand_css_and_logout(client):
     out = await client.post("/console/logout", data={"csrf": csrf}, allow_redirects=False)
     assert out.status == 303
     assert (await client.get("/console/tickets", allow_redirects=False)).status == 303
+
+
+async def test_the_detail_shows_the_redacted_transcript(client, db):
+    transcript = [
+        {"role": "bot", "text": "Bonjour. Quel est le problème ?"},
+        {"role": "user", "text": "Je suis Marie Le Goff, le car de 7 h ne passe plus, appelez le 06 12 34 56 78"},
+        {"role": "user", "text": "<b>gras</b>"},
+    ]
+    ticket = file(db, "tr", transcript=transcript)
+    other = file(db, "no-tr", description="La piscine de Vannes ferme à 18 h.", theme="sport_culture")
+    await sign_in(client)
+    html = unescape(await (await client.get(f"/console/tickets/{ticket.reference}")).text())
+    assert "Je suis [nom], le car de 7 h ne passe plus, appelez le [téléphone]" in html
+    assert "Marie" not in html and "06 12 34 56 78" not in html and "<b>gras</b>" not in html
+    html = unescape(await (await client.get(f"/console/tickets/{other.reference}")).text())
+    assert "La conversation n'est pas conservée" in html

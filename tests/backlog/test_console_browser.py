@@ -50,6 +50,16 @@ REPORTS = [
 ]
 
 
+TRANSCRIPT = [
+    {"role": "bot", "text": "Bonjour. Je suis Digor. Quel est le problème ? Écrivez-le avec vos mots."},
+    {"role": "user", "text": "Le car de 7 h ne passe plus à Quimper depuis la rentrée, mes enfants ratent le début des cours."},
+    {"role": "bot", "text": "Merci. Cela arrive souvent ?"},
+    {"role": "user", "text": "tous les matins"},
+    {"role": "bot", "text": "Voulez-vous être recontacté ?"},
+    {"role": "user", "text": "oui, Soizic Le Bras au 06 12 34 56 78"},
+]
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -71,6 +81,7 @@ def _seed(db: Database) -> list[str]:
                 desk_agent="Accueil de Quimper" if n % 4 == 1 else None,
                 contact_consent=n == 0, contact_email="soizic@exemple.fr" if n == 0 else None,
                 contact_phone="06 12 34 56 78" if n == 0 else None,
+                transcript=TRANSCRIPT if n == 0 else None,
             ),
             destinations=("gitlab",) if n == 4 else (),
         )
@@ -175,6 +186,7 @@ def test_console_pages_in_chromium(console_site, browser, size):
 
     page.goto(f"{base}/console/tickets/{references[0]}")
     assert "soizic@exemple.fr" in page.content()
+    assert "oui, [nom] au [téléphone]" in page.locator(".transcript").inner_text()
     page.screenshot(path=str(SHOTS / f"detail-{size}.png"), full_page=True)
     problems["detail"] = _axe(page)
     page.get_by_label("Ajouter une note").fill("Vu avec la région, réponse attendue lundi.")

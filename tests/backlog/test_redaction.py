@@ -105,6 +105,7 @@ def test_redacts_names_caf_numbers_and_addresses(text, expected):
         "la CAF m'a demandé 3 fois le même papier depuis 2024",
         "Monsieur le maire ne répond pas",
         "[téléphone] et [e-mail] déjà masqués",
+        "Bonjour. Je suis Digor. Quel est le problème ?",
     ],
 )
 def test_places_services_and_markers_stay(text):

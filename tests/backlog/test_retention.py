@@ -105,3 +105,22 @@ async def test_a_failing_purge_does_not_stop_the_service(aiohttp_client, sqlite_
         await asyncio.sleep(0.05)
     assert len(calls) >= 2
     assert (await client.get("/health")).status == 200
+
+
+def test_transcripts_are_stored_redacted_and_purged_with_contacts(db):
+    ticket = store.save_intake(db, store.Intake(
+        intake_key="tr", description="Le car ne passe plus à Quimper", theme="transports",
+        transcript=[{"role": "user", "text": "Je suis Marie Le Goff, mon mail est marie@exemple.fr"},
+                    {"role": "bot", "text": "Merci."}, {"role": "intrus", "text": ""}, "pas un dict"],
+    ))
+    assert store.get_transcript(db, ticket.reference) == [
+        {"role": "user", "text": "Je suis [nom], mon mail est [e-mail]"}, {"role": "bot", "text": "Merci."},
+    ]
+    from backlog.models import Transcript
+
+    with db.session() as session:
+        session.execute(update(Transcript).values(created_at=NOW - dt.timedelta(days=31)))
+    assert retention.purge_expired(db, NOW, 30) == 1
+    assert store.get_transcript(db, ticket.reference) is None
+    assert store.get_ticket(db, ticket.reference).description == "Le car ne passe plus à Quimper"
+    assert [(l.field, l.new_value) for l in store.audit_trail(db)] == [("transcripts", "1")]
