@@ -10,6 +10,7 @@ contact detail, nor the name of the desk agent.
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -40,6 +41,7 @@ FORWARDED_FIELDS = (
     "similar_count",
 )
 DESTINATIONS = ("webhook", "gitlab", "grist")
+logger = logging.getLogger(__name__)
 
 
 class ForwardingError(Exception):
@@ -84,34 +86,43 @@ def check_status(status: int, body: str) -> None:
     raise PermanentError(message)
 
 
-def enabled_destinations(settings: Settings) -> dict[str, Destination]:
-    """The destinations whose every setting is given, by name."""
+def enabled_destinations(settings: Settings, strict: bool = True) -> dict[str, Destination]:
+    """The destinations whose every setting is given, by name.
+
+    A destination given in part raises ValueError (the backlog service then
+    refuses to start), or, with `strict` False, is left out with an error in
+    the log (filing a ticket must not fail for it).
+    """
     from backlog.forwarding.gitlab import GitLabIssues
     from backlog.forwarding.grist import GristRecords
     from backlog.forwarding.webhook import Webhook
 
-    found: dict[str, Destination] = {}
-    if settings.forward_webhook_url:
-        if not settings.forward_webhook_secret:
-            raise ValueError("DIGOR_FORWARD_WEBHOOK_SECRET must be set with DIGOR_FORWARD_WEBHOOK_URL")
-        found["webhook"] = Webhook(settings.forward_webhook_url, settings.forward_webhook_secret)
-    gitlab = (settings.forward_gitlab_url, settings.forward_gitlab_project, settings.forward_gitlab_token)
-    if any(gitlab):
-        if not all(gitlab):
-            raise ValueError("DIGOR_FORWARD_GITLAB_URL, _PROJECT and _TOKEN go together")
-        found["gitlab"] = GitLabIssues(*gitlab)
     grist = (
         settings.forward_grist_url, settings.forward_grist_doc,
         settings.forward_grist_table, settings.forward_grist_key,
     )
-    if any(grist):
-        if not all(grist):
-            raise ValueError("DIGOR_FORWARD_GRIST_URL, _DOC, _TABLE and _KEY go together")
-        found["grist"] = GristRecords(*grist)
+    candidates = (
+        ("webhook", Webhook, (settings.forward_webhook_url, settings.forward_webhook_secret),
+         "DIGOR_FORWARD_WEBHOOK_URL and _SECRET go together"),
+        ("gitlab", GitLabIssues,
+         (settings.forward_gitlab_url, settings.forward_gitlab_project, settings.forward_gitlab_token),
+         "DIGOR_FORWARD_GITLAB_URL, _PROJECT and _TOKEN go together"),
+        ("grist", GristRecords, grist, "DIGOR_FORWARD_GRIST_URL, _DOC, _TABLE and _KEY go together"),
+    )
+    found: dict[str, Destination] = {}
+    for name, make, values, message in candidates:
+        if not any(values):
+            continue
+        if not all(values):
+            if strict:
+                raise ValueError(message)
+            logger.error("forwarding to %s is off: %s", name, message)
+            continue
+        found[name] = make(*values)
     return found
 
 
 @lru_cache(maxsize=1)
 def default_destination_names() -> tuple[str, ...]:
     """Names of the destinations the environment turns on (read once)."""
-    return tuple(enabled_destinations(Settings.from_env()))
+    return tuple(enabled_destinations(Settings.from_env(), strict=False))

@@ -296,10 +296,30 @@ def test_destinations_come_from_the_environment():
     assert sorted(enabled_destinations(settings)) == ["gitlab", "grist", "webhook"]
     assert settings.forward_max_attempts == 5
     assert Settings.from_env({}).forward_max_attempts == 8
-    for missing in ("DIGOR_FORWARD_WEBHOOK_SECRET", "DIGOR_FORWARD_GITLAB_TOKEN", "DIGOR_FORWARD_GRIST_DOC"):
-        partial = {k: v for k, v in env.items() if k != missing}
+    for missing, name in (("DIGOR_FORWARD_WEBHOOK_SECRET", "webhook"), ("DIGOR_FORWARD_GITLAB_TOKEN", "gitlab"),
+                          ("DIGOR_FORWARD_GRIST_DOC", "grist")):
+        partial = Settings.from_env({k: v for k, v in env.items() if k != missing})
         with pytest.raises(ValueError):
-            enabled_destinations(Settings.from_env(partial))
+            enabled_destinations(partial)
+        # Filing a ticket goes on without the destination given in part.
+        assert name not in enabled_destinations(partial, strict=False)
+        assert len(enabled_destinations(partial, strict=False)) == 2
+
+
+def test_filing_uses_the_destinations_of_the_environment(db, monkeypatch):
+    from backlog import forwarding
+
+    monkeypatch.setenv("DIGOR_FORWARD_GRIST_URL", "https://grist.exemple.fr")
+    monkeypatch.setenv("DIGOR_FORWARD_GRIST_DOC", "d")
+    monkeypatch.setenv("DIGOR_FORWARD_GRIST_TABLE", "T")
+    monkeypatch.setenv("DIGOR_FORWARD_GRIST_KEY", "k")
+    monkeypatch.setenv("DIGOR_FORWARD_GITLAB_URL", "https://gitlab.exemple.fr")  # given in part: left out
+    forwarding.default_destination_names.cache_clear()
+    try:
+        store.save_intake(db, store.Intake(intake_key="env", description="Le bus 12 ne passe plus.", theme="transports"))
+    finally:
+        forwarding.default_destination_names.cache_clear()
+    assert [m.destination for m in rows(db)] == ["grist"]
 
 
 async def test_the_backlog_service_runs_the_worker(aiohttp_client, aiohttp_server, db_url, db):
