@@ -143,6 +143,11 @@ class _NameModel:
 NAME_MODEL = _NameModel()
 
 
+def warm_up() -> None:
+    """Load the NER model now (a process may call it at start, so the first report waits less)."""
+    NAME_MODEL.entities("Bonjour.")
+
+
 def _protected(text: str) -> list[tuple[int, int]]:
     """Spans that are never names: communes, services, markers already placed."""
     spans = [(s.start, s.end) for s in find_communes(text)]

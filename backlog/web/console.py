@@ -73,6 +73,7 @@ SORT_LABELS = {
     **{f"-{name}": f"{label} (note la plus haute)" for name, label in SCORE_LABELS.items()},
 }
 FIELD_LABELS = {
+    "group_with": "regroupement",
     "status": "statut", "theme": "thème", "notes": "note", "contact": "coordonnées",
     "group_id": "groupe", "outbox": "envoi", **{name: label.lower() for name, label in SCORE_LABELS.items()},
 }
@@ -83,6 +84,8 @@ FLASH = {
     "status": "Le statut est changé.",
     "note": "La note est ajoutée.",
     "scores": "La grille d'évaluation est enregistrée.",
+    "theme": "Le thème est changé.",
+    "group": "Le groupe est changé.",
     "retry": "Le message sera renvoyé dans quelques secondes.",
 }
 
@@ -385,6 +388,7 @@ async def ticket_detail(request: web.Request, errors: dict[str, str] | None = No
         ticket=ticket, contact=contact, messages=messages, journal=journal, transcript=transcript,
         statuses=STATUSES, scores=SCORES, score_range=range(SCORE_MIN, SCORE_MAX + 1),
         destination_labels=DESTINATION_LABELS, errors=errors or {}, field_labels=FIELD_LABELS,
+        themes=load_themes(request.app[keys.SETTINGS].themes_file),
         flash=FLASH.get(request.query.get("ok", ""), ""),
     )
 
@@ -413,6 +417,20 @@ async def change_status(request: web.Request) -> web.Response:
 async def add_note(request: web.Request) -> web.Response:
     form = await request.post()
     return await _change(request, {"notes": str(form.get("notes", ""))}, "note")
+
+
+async def change_theme(request: web.Request) -> web.Response:
+    form = await request.post()
+    return await _change(request, {"theme": str(form.get("theme", ""))}, "theme")
+
+
+async def change_group(request: web.Request) -> web.Response:
+    """Merge this ticket's group with another ticket's, or take the ticket out of its group."""
+    form = await request.post()
+    if form.get("leave"):
+        return await _change(request, {"group_id": None}, "group")
+    other = str(form.get("group_with", "")).strip().upper()
+    return await _change(request, {"group_with": other}, "group")
 
 
 async def set_scores(request: web.Request) -> web.Response:

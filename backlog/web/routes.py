@@ -35,6 +35,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/console/tickets/{reference}/status", console.change_status)
     app.router.add_post("/console/tickets/{reference}/notes", console.add_note)
     app.router.add_post("/console/tickets/{reference}/scores", console.set_scores)
+    app.router.add_post("/console/tickets/{reference}/theme", console.change_theme)
+    app.router.add_post("/console/tickets/{reference}/group", console.change_group)
     app.router.add_get("/console/export.csv", console.export_csv)
     app.router.add_get("/console/export.json", console.export_json)
     app.router.add_get("/console/outbox", console.outbox_page)

@@ -313,3 +313,29 @@ async def test_the_detail_shows_the_redacted_transcript(client, db):
     assert "Marie" not in html and "06 12 34 56 78" not in html and "<b>gras</b>" not in html
     html = unescape(await (await client.get(f"/console/tickets/{other.reference}")).text())
     assert "La conversation n'est pas conservée" in html
+
+
+async def test_theme_and_groups_are_changed_from_the_ticket(client, db):
+    first = file(db, "g1")
+    second = file(db, "g2")
+    alone = file(db, "g3", description="La piscine de Vannes ferme à 18 h, trop tôt pour les familles.", theme="sport_culture")
+    await sign_in(client)
+    path = f"/console/tickets/{alone.reference}"
+    csrf = await csrf_of(client, path)
+    await client.post(path + "/theme", data={"theme": "transports", "csrf": csrf})
+    assert store.get_ticket(db, alone.reference).theme == "transports"
+    bad = await client.post(path + "/theme", data={"theme": "inconnu", "csrf": csrf})
+    assert bad.status == 400
+
+    done = await client.post(path + "/group", data={"group_with": first.reference.lower(), "csrf": csrf}, allow_redirects=False)
+    assert done.status == 303
+    group = store.get_ticket(db, first.reference).group_id
+    assert group is not None and store.get_ticket(db, alone.reference).group_id == group == second.group_id
+    assert store.get_ticket(db, first.reference).similar_count == 2
+    html = await (await client.get(path)).text()
+    assert "Sortir du groupe" in html
+    await client.post(path + "/group", data={"leave": "1", "group_with": "", "csrf": csrf})
+    assert store.get_ticket(db, alone.reference).group_id is None
+    assert store.get_ticket(db, first.reference).similar_count == 1
+    bad = await client.post(path + "/group", data={"group_with": alone.reference, "csrf": csrf})
+    assert bad.status == 400 and "lui-même" in unescape(await bad.text())
