@@ -3,7 +3,6 @@
 import datetime as dt
 from html import unescape
 import re
-import time
 
 import pytest
 from sqlalchemy import update
