@@ -29,7 +29,6 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 REFERENCE = re.compile(r"TK-\d{4}-\d{5}")
 DESK_AGENT = "Marie Test"
-DESK_TOKEN = os.environ.get("DIGOR_BROWSER_DESK_TOKEN") or "desk-" + uuid.uuid4().hex
 
 
 def pytest_configure(config):
@@ -49,6 +48,7 @@ def chromium_missing() -> Optional[str]:
 @dataclass
 class Site:
     env: Dict[str, str]
+    desk_token: str
 
     @property
     def web(self) -> str:
@@ -76,21 +76,24 @@ def site(tmp_path_factory):
         pytest.skip(reason)
     reuse = os.environ.get("DIGOR_BROWSER_STACK_ENV")
     if reuse:
-        # A stack already running (its environment as JSON), to work on the pages without restarting it.
+        # A stack already running (its environment as JSON, with DESK_AGENT among
+        # DIGOR_DESK_AGENTS), to work on the pages without restarting it.
         env = json.loads(Path(reuse).read_text())
-        if f"{DESK_AGENT}:{DESK_TOKEN}" not in env.get("DIGOR_DESK_AGENTS", ""):
-            pytest.skip("the running stack does not know this run's desk agent")
-        yield Site(env)
+        agents = dict(entry.split(":", 1) for entry in env.get("DIGOR_DESK_AGENTS", "").split(",") if ":" in entry)
+        if DESK_AGENT not in agents:
+            pytest.skip(f"the running stack has no desk agent {DESK_AGENT}")
+        yield Site(env, agents[DESK_AGENT])
         return
+    desk_token = "desk-" + uuid.uuid4().hex
     data = tmp_path_factory.mktemp("browser-data")
     stack = start_stack(
         tmp_path_factory,
         db_url=f"sqlite:///{data / 'backlog.db'}",
         tracker_url=f"sqlite:///{data / 'tracker.db'}",
-        DIGOR_DESK_AGENTS=f"{DESK_AGENT}:{DESK_TOKEN}",
+        DIGOR_DESK_AGENTS=f"{DESK_AGENT}:{desk_token}",
         DIGOR_ORG_NAME="Région test",
     )
-    yield Site(stack.env)
+    yield Site(stack.env, desk_token)
     stack.stop()
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.chat import ChatDriver
-from tests.browser.conftest import DESK_AGENT, DESK_TOKEN, DESKTOP, PHONE, axe_violations, format_violations, screenshot
+from tests.browser.conftest import DESK_AGENT, DESKTOP, PHONE, axe_violations, format_violations, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -26,9 +26,9 @@ def desk_driver(page) -> ChatDriver:
     return ChatDriver(page, BOT, ".desk-reply .desk-reply-title", "#desk-typing", say, choose)
 
 
-def sign_in(page, site, token: str = DESK_TOKEN) -> None:
+def sign_in(page, site, token: str = "") -> None:
     page.goto(site.web + "/desk")
-    page.get_by_label("Code d'agent").fill(token)
+    page.get_by_label("Code d'agent").fill(token or site.desk_token)
     page.get_by_role("button", name="Se connecter").click()
 
 
@@ -56,7 +56,7 @@ def test_an_agent_files_a_report_for_a_caller(site, new_page):
     page.wait_for_selector(BOT)
     assert page.locator("#desk-agent-name").inner_text() == DESK_AGENT
     # The agent's code is never kept in the browser.
-    assert DESK_TOKEN not in page.evaluate("() => JSON.stringify(sessionStorage)")
+    assert site.desk_token not in page.evaluate("() => JSON.stringify(sessionStorage)")
     assert page.evaluate("() => document.activeElement.id") == "desk-input"
     screenshot(page, "desk-signed-in")
 

@@ -293,7 +293,7 @@ def test_a_typing_indicator_while_the_bot_answers(site, new_page):
     widget_driver(page).say("Le parking de la gare de Quimper est toujours plein")
     typing = page.locator(".digor-typing")
     typing.wait_for(state="visible")
-    assert typing.inner_text() == "Digor écrit…"
+    assert typing.inner_text() == "Réponse en cours…"
     assert held, "the message did not leave"
     held[0].continue_()
     widget_driver(page).wait_for_answer(count)

@@ -37,7 +37,8 @@
     waiting: "pas encore envoyé",
     failed: "Le service ne répond pas. Réessayez dans quelques minutes.",
     cleared: "La discussion est effacée.",
-    restart: "Recommencer"
+    restart: "Recommencer",
+    typing: "Réponse en cours…"
   };
 
   // --- configuration and colours ------------------------------------------------
@@ -164,7 +165,7 @@
     var log = el("ul", { class: "digor-log", tabindex: "0", "aria-label": "Messages de la discussion" });
     var live = el("div", { class: "digor-sr", "aria-live": "polite", "aria-atomic": "false" });
     var typing = el("p", { class: "digor-typing", hidden: "" });
-    typing.append(el("span", { class: "digor-dots", "aria-hidden": "true" }), document.createTextNode(config.name + " écrit…"));
+    typing.append(el("span", { class: "digor-dots", "aria-hidden": "true" }), document.createTextNode(TEXT.typing));
     var replies = el("div", { class: "digor-replies", role: "group", "aria-label": "Réponses proposées" });
     var form = el("form", { class: "digor-form" });
     var label = el("label", { for: "digor-input", class: "digor-label" }, "Votre message");
