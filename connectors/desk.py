@@ -37,7 +37,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from connectors.common import UNAVAILABLE, ask_rasa
-from connectors.limits import request_address
+from connectors.limits import check_rate, request_address
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ SUMMARY_SLOTS = (
 )
 REFUSED = "Session inconnue ou expirée. Connectez-vous à nouveau."
 BAD_TOKEN = "Code d'accès inconnu."
+TOO_MANY = "Trop d'essais. Attendez une minute, puis réessayez."
 
 
 def parse_agents(value: Any) -> Dict[str, str]:
@@ -216,6 +217,10 @@ class DeskInput(InputChannel):
         async def session(request: Request) -> HTTPResponse:
             body = _json_body(request)
             if "agent_token" in body:
+                # Sign-in attempts count against the caller's address, like messages.
+                address = request_address(request) or "unknown"
+                if await check_rate("desk_sign_in", address) is not None:
+                    return response.json({"error": TOO_MANY}, status=429)
                 agent = self.agent_of_token(body.get("agent_token"))
                 if agent is None:
                     return response.json({"error": BAD_TOKEN}, status=401)

@@ -78,6 +78,7 @@ def test_an_agent_files_a_report_for_a_caller(site, new_page):
     assert "Quimper" in summary_value(page, "location")
     assert summary_value(page, "theme") == "Transports et mobilité"
     screenshot(page, "desk-reference")
+    screenshot(page, "desk-reference-full-page", full_page=True)
 
     ticket = site.ticket(transcript.reference)
     assert ticket["channel"] == "phone", transcript

@@ -24,6 +24,7 @@ from connectors.desk import (
     sender_id,
     session_key,
 )
+from connectors.limits import Limit, RateLimiter, reset_limiter
 from connectors.widget import new_session_token
 
 SECRET = "desk-test-secret-0123456789"
@@ -223,3 +224,14 @@ def test_the_channel_needs_a_secret():
     with pytest.raises(ValueError):
         DeskInput.from_credentials({"agents": AGENTS, "secret": ""})
     assert DeskInput.name() == "desk"
+
+
+async def test_sign_in_attempts_are_limited(desk):
+    reset_limiter(RateLimiter(Limit(per_minute=1, burst=3), Limit(per_minute=0, burst=0)))
+    try:
+        statuses = [(await post(f"{desk.url}/session", {"agent_token": f"guess-{n:08d}-xxxx"}))[0] for n in range(3)]
+        assert statuses == [401, 401, 401]
+        status, body = await post(f"{desk.url}/session", {"agent_token": MARIE})
+        assert status == 429 and "Attendez" in body["error"]
+    finally:
+        reset_limiter(None)

@@ -287,7 +287,11 @@
     signInError.textContent = "";
     post("session", { agent_token: token }).then(function (res) {
       tokenInput.value = "";
-      if (!res.ok) { signInError.textContent = TEXT.refused; tokenInput.focus(); return; }
+      if (!res.ok) {
+        signInError.textContent = res.status === 429 && res.data.error ? res.data.error : TEXT.refused;
+        tokenInput.focus();
+        return;
+      }
       state = { session: res.data.session, agent: res.data.agent, expiresAt: res.data.expires_at, call: emptyCall() };
       save();
       showConsole();
