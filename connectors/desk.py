@@ -5,7 +5,8 @@ Contract (all bodies JSON, on the Rasa server under /webhooks/desk/):
 - `POST /session` with `{"agent_token": "<token>"}` (sign-in) or
   `{"session": "<valid desk session>"}` (a new call by the same agent):
   `{"session": "<signed token>", "agent": "<name>", "expires_at": <unix time>}`;
-  401 when the token or the session is not valid.
+  401 when the token or the session is not valid; 429 after too many
+  sign-in attempts from one address (connectors/limits.py).
 - `POST /webhook` with `{"session": ..., "message": ...}`:
   `{"messages": [<bot messages, as the REST channel gives them>],
   "summary": {<slot>: <value or null>}}`; every message reaches Rasa with
