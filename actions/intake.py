@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import uuid
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
@@ -39,7 +41,7 @@ from actions.validators import (
     spoken_reference,
     ticket_channel,
 )
-from backlog import store
+from backlog import redaction, store
 from backlog.contact_details import normalise_email, normalise_phone
 from backlog.themes import load_themes, theme_label
 
@@ -49,6 +51,10 @@ logger = logging.getLogger(__name__)
 # form moves on, the summary says "non précisé" and the ticket stores nothing.
 SKIPPED = "__skipped__"
 MIN_DESCRIPTION_WORDS = 2
+# A direct answer this long or shorter is kept in the person's words.
+SHORT_ANSWER = 120
+# A greeting of this many words or more also describes the problem.
+GREETING_WITH_A_PROBLEM = 5
 MAX_RETRIES = 2
 # Below this confidence the person chooses the theme among the 3 likeliest.
 THEME_CONFIRM_THRESHOLD = 0.6
@@ -79,7 +85,7 @@ INTAKE_SLOTS = (
     "theme_confirmed", "similar_count", "similar_join", "intake_key", "recording_consent",
     "desk_agent", "summary_ok", "change_field", "change_pending", "cancel_confirm",
     "cancel_pending", "resume_choice", "resume_pending", "retries", "save_failed",
-    "callback_offer", "callback_wanted", "callback_phone",
+    "want_idea", "callback_offer", "callback_wanted", "callback_phone",
 )
 # What to forget when a field is corrected: the field and what depends on it.
 FIELD_SLOTS = {
@@ -92,7 +98,7 @@ FIELD_SLOTS = {
     "consequences": ("consequences",),
     "solution_idea": ("solution_idea",),
     "reporter_role": ("reporter_role",),
-    "contact": ("contact_wanted", "contact", "contact_consent"),
+    "contact": ("contact", "contact_consent"),
     "theme": ("theme_choice", "similar_count", "similar_join"),
 }
 
@@ -166,15 +172,19 @@ def plan(slots: Dict[Text, Any], mode: str) -> List[str]:
             return []
         questions.append("recording_consent")
     questions.append("description")
-    if not (slots.get("location") or slots.get("service")):
+    # Where it happens matters to a regional team; an agent naming the service is enough.
+    if not slots.get("location") and not (mode == AGENT and slots.get("service")):
         questions.append("place")
-    questions += ["affected", "frequency", "since", "consequences", "solution_idea"]
+    questions += ["affected", "frequency", "since", "consequences"]
     if mode != AGENT:
-        questions += ["reporter_role", "contact_wanted"]
-        if slots.get("contact_wanted") is True:
-            questions.append("contact")
-            if slots.get("contact") not in (None, SKIPPED):
-                questions.append("contact_consent")
+        questions.append("reporter_role")
+    # Optional: asked only when the person chooses to (buttons of the summary).
+    if slots.get("want_idea"):
+        questions.append("solution_idea")
+    if slots.get("contact_wanted") is True:
+        questions.append("contact")
+        if slots.get("contact") not in (None, SKIPPED):
+            questions.append("contact_consent")
     confirmed = slots.get("theme_confirmed")
     if confirmed is False or (
         confirmed is None and float(slots.get("theme_confidence") or 0.0) < THEME_CONFIRM_THRESHOLD
@@ -262,7 +272,9 @@ class Turn:
         if requested and requested != "resume_choice" and self.paused():
             self.set("resume_pending", True)
             self.set("resume_choice", None)
-        elif requested and self.intent in INTERRUPTIONS:
+        elif requested and self.intent in INTERRUPTIONS and not (
+            requested == "description" and self.says_more_than_hello()
+        ):
             pass  # not an answer: the rules reply, the form asks again
         elif self.intent == "cancel" and requested not in ("cancel_confirm", "resume_choice"):
             self.set("cancel_pending", True)
@@ -285,15 +297,23 @@ class Turn:
         times = [t for t in times if t is not None]
         return len(times) >= 2 and times[-1] - times[-2] > get_settings().pause_seconds
 
+    def says_more_than_hello(self) -> bool:
+        """"Bonjour, le site de la CAF ne marche pas": a greeting that describes a problem."""
+        return self.intent in ("greet", "thanks", "goodbye") and len(
+            [word for word in self.text.split() if has_words(word)]) >= GREETING_WITH_A_PROBLEM
+
     def first_message(self) -> None:
         """The form starts: a message that describes a problem is the description."""
-        if self.intent in INTERRUPTIONS or self.intent in (YES, NO, SKIP, "gibberish", "cancel"):
-            return
-        if is_description(self.text, self.intent):
+        if self.says_more_than_hello():
             self.take_description()
-            self.details(overwrite=False)
+        elif self.intent in INTERRUPTIONS or self.intent in (YES, NO, SKIP, "gibberish", "cancel"):
+            return
+        elif is_description(self.text, self.intent):
+            self.take_description()
+        self.details(overwrite=False)
 
     def take_description(self) -> None:
+        warm_up_redaction()
         theme = self.message.get("theme") or {}
         correcting = self.slots.get("description") not in (None, SKIPPED) or self.slots.get(
             "summary_ok") is not None
@@ -408,7 +428,7 @@ class Turn:
             self.retry("recording_consent", skippable=False)
 
     def answer_description(self) -> None:
-        if is_description(self.text, self.intent):
+        if is_description(self.text, self.intent) or self.says_more_than_hello():
             self.take_description()
         else:
             self.retry("description", skippable=False)
@@ -418,7 +438,10 @@ class Turn:
             self.answered(slot, SKIPPED)
             return
         value = self.entity(entity) if entity else None
-        if value:
+        if self.intent != "gibberish" and has_words(self.text) and len(self.text) <= SHORT_ANSWER:
+            # The person's own words answer the question best ("tous les matins").
+            self.answered(slot, clean_answer(self.text))
+        elif value:
             self.answered(slot, clean_answer(value))
         elif self.intent != "gibberish" and has_words(self.text):
             self.answered(slot, clean_answer(self.text))
@@ -456,20 +479,6 @@ class Turn:
             self.answered("reporter_role", "autre")
         else:
             self.retry("reporter_role")
-
-    def answer_contact_wanted(self) -> None:
-        contact = normalise_email(self.text) or normalise_phone(self.text)
-        if contact:
-            self.answered("contact_wanted", True)
-            self.answered("contact", contact)
-        elif self.intent == YES:
-            self.answered("contact_wanted", True)
-        elif self.intent in (NO, SKIP):
-            self.answered("contact_wanted", False)
-        else:
-            self.retry("contact_wanted")
-            if self.slots.get("contact_wanted") == SKIPPED:
-                self.set("contact_wanted", False)
 
     def answer_contact(self) -> None:
         contact = normalise_email(self.text) or normalise_phone(self.text)
@@ -562,6 +571,10 @@ class Turn:
             self.set(name, None)
         if field == "theme":
             self.set("theme_confirmed", False)
+        elif field == "solution_idea":
+            self.set("want_idea", True)
+        elif field == "contact":
+            self.set("contact_wanted", True)
         self.set("change_pending", None)
         return True
 
@@ -612,6 +625,13 @@ class Turn:
         return int(similar[0].similar_count or 0) + 1
 
 
+@lru_cache(maxsize=1)
+def warm_up_redaction() -> None:
+    """Load the name-redaction model in the background once a report starts,
+    so that filing it at the summary does not wait for the model."""
+    threading.Thread(target=redaction.warm_up, name="redaction-warm-up", daemon=True).start()
+
+
 def intake_from_slots(tracker: Tracker, slots: Dict[Text, Any], mode: str) -> store.Intake:
     """What the conversation gathered, ready for the backlog."""
 
@@ -645,7 +665,20 @@ def intake_from_slots(tracker: Tracker, slots: Dict[Text, Any], mode: str) -> st
         contact_email=contact if contact and "@" in contact else None,
         contact_phone=contact if contact and "@" not in contact else None,
         join_similar=slots.get("similar_join") is not False,
+        transcript=transcript(tracker),
     )
+
+
+def transcript(tracker: Tracker) -> List[Dict[str, str]]:
+    """This intake's messages, both ways (the store redacts them and bounds their number)."""
+    lines: List[Dict[str, str]] = []
+    for event in tracker.events:
+        kind = event.get("event")
+        if kind == "action" and event.get("name") in ("action_finish_intake", "action_cancel_intake"):
+            lines = []  # an earlier intake of the same conversation
+        elif kind in ("user", "bot") and event.get("text"):
+            lines.append({"role": kind, "text": str(event["text"])})
+    return lines
 
 
 class ValidateIntakeForm(FormValidationAction):
@@ -699,7 +732,7 @@ def ask_action(slot_name: str) -> type:
 
 for _slot in (
     "callback_phone", "cancel_confirm", "recording_consent", "description", "place", "affected", "frequency",
-    "since", "consequences", "solution_idea", "reporter_role", "contact_wanted", "contact",
+    "since", "consequences", "solution_idea", "reporter_role", "contact",
     "change_field",
 ):
     globals()[f"AskSlot_{_slot}"] = ask_action(_slot)

@@ -85,7 +85,7 @@ _FIELD_WORDS = (
     ("consequences", re.compile(r"\b(consequence|consequences|cause|impact)\b")),
     ("solution_idea", re.compile(r"\b(idee|solution|proposition)\b")),
     ("reporter_role", re.compile(r"\b(role|statut|je suis|qui je suis)\b")),
-    ("contact", re.compile(r"\b(contact|mail|e-mail|email|courriel|telephone|numero)\b")),
+    ("contact", re.compile(r"\b(contact|recontacte\w*|rappele\w*|mail|e-mail|email|courriel|telephone|numero)\b")),
     ("theme", re.compile(r"\b(theme|sujet|categorie|domaine)\b")),
     ("description", re.compile(r"\b(probleme|description|texte|message|ce que j ai ecrit)\b")),
 )

@@ -16,10 +16,11 @@ import os
 import socket
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any, Dict
 
-from scripts.personas import RasaConversation, completion_report, load_personas, new_sender, play
+from scripts.personas import DeskConversation, RasaConversation, completion_report, load_personas, new_sender, play
 from scripts.stack import ROOT, Stack, default_env, latest_model
 
 
@@ -33,7 +34,8 @@ def measure(out: Path) -> Dict[str, Any]:
     model = latest_model()
     if model is None:
         raise SystemExit("no trained model in models/: run `make train`")
-    personas = [p for p in load_personas() if p.channel == "rest"]
+    personas = [p for p in load_personas() if p.channel in ("rest", "desk")]
+    desk_token = "eval-" + uuid.uuid4().hex
     with tempfile.TemporaryDirectory() as data:
         env = default_env({
             **os.environ,
@@ -43,14 +45,17 @@ def measure(out: Path) -> Dict[str, Any]:
             "DIGOR_DB_URL": f"sqlite:///{data}/backlog.db",
             "DIGOR_TRACKER_DB_URL": f"sqlite:///{data}/tracker.db",
             "RASA_TELEMETRY_ENABLED": "false",
+            "DIGOR_DESK_AGENTS": f"Évaluation:{desk_token}",
         })
         stack = Stack(env=env, model=model, log_dir=out / "dialogue_logs")
         stack.start()
         try:
             stack.wait_until_up(timeout=300)
             rasa = f"http://127.0.0.1:{env['DIGOR_RASA_PORT']}"
+            token = env["DIGOR_RASA_TOKEN"]
             results = [
-                play(persona, RasaConversation(rasa, env["DIGOR_RASA_TOKEN"], new_sender(persona)))
+                play(persona, DeskConversation(rasa, token, desk_token) if persona.channel == "desk"
+                     else RasaConversation(rasa, token, new_sender(persona)))
                 for persona in personas
             ]
         finally:

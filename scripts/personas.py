@@ -13,6 +13,8 @@ Used by the end-to-end suite (tests/e2e/test_personas.py) and by `make eval`
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import statistics
 import time
@@ -34,7 +36,6 @@ DEFAULT_ANSWERS = {
     "cancel_confirm": "non",
     "resume_choice": "oui",
     "recording_consent": "oui",
-    "contact_wanted": "non merci",
     "contact_consent": "oui",
     "similar_join": "oui",
     "theme_choice": "oui",
@@ -149,13 +150,34 @@ class RasaConversation:
         return (tracker.get("slots") or {}).get("requested_slot")
 
 
+class DeskConversation(RasaConversation):
+    """A call on the phone desk: signed in with an agent's token, through /webhooks/desk/."""
+
+    def __init__(self, rasa_url: str, token: str, agent_token: str, timeout: float = 60):
+        answer = requests.post(f"{rasa_url.rstrip('/')}/webhooks/desk/session",
+                               json={"agent_token": agent_token}, timeout=timeout)
+        answer.raise_for_status()
+        self.session = answer.json()["session"]
+        # The session's payload names the conversation (connectors/desk.py).
+        payload = self.session.split(".")[0]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        super().__init__(rasa_url, token, f"desk:{claims['c']}", timeout=timeout)
+
+    def say(self, text: str) -> List[str]:
+        answer = requests.post(f"{self.rasa_url}/webhooks/desk/webhook",
+                               json={"session": self.session, "message": text}, timeout=self.timeout)
+        answer.raise_for_status()
+        return [message.get("text") or "" for message in answer.json()["messages"]]
+
+
 def play(persona: Persona, conversation: RasaConversation) -> Result:
     """Hold the persona's conversation to its end: a reference, an abandon, or MAX_TURNS."""
     result = Result(persona=persona, sender=conversation.sender)
     queues = {slot: list(texts) for slot, texts in persona.answers.items()}
 
-    def send(text: str) -> None:
-        result.user_messages += 1
+    def send(text: str, typed: bool = True) -> None:
+        # "/greet" is sent by the widget when it opens, not by the person.
+        result.user_messages += 1 if typed else 0
         replies = conversation.say(text)
         result.transcript.append({"user": text, "bot": "\n".join(replies)})
         for reply in replies:
@@ -165,7 +187,7 @@ def play(persona: Persona, conversation: RasaConversation) -> Result:
 
     try:
         for text in persona.opening:
-            send(text)
+            send(text, typed=text != "/greet")
         for _ in range(MAX_TURNS):
             if result.reference:
                 break

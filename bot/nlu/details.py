@@ -225,10 +225,15 @@ def _edit_distance_at_most_one(a: str, b: str) -> bool:
     return a[i:] == b[i + 1:]
 
 
+# Common words one letter away from a commune ("au centre" is not Cintré,
+# "le guichet" not Guichen): never read as a misspelt commune.
+NOT_TYPOS = frozenset({"centre", "guichet", "billet"})
+
+
 @lru_cache(maxsize=4096)
 def _fuzzy_commune(key: str) -> Optional[Commune]:
     """A commune one typo away from a single-word `key` (6 letters or more)."""
-    if len(key) < 6 or " " in key:
+    if len(key) < 6 or " " in key or key in NOT_TYPOS:
         return None
     found = [c for name, c in communes().items() if " " not in name and name[0] == key[0] and _edit_distance_at_most_one(key, name)]
     return found[0] if len({c.code for c in found}) == 1 else None

@@ -42,7 +42,6 @@ AT_SUMMARY = {
     "consequences": "ils ratent le début des cours",
     "solution_idea": SKIPPED,
     "reporter_role": "citoyen",
-    "contact_wanted": False,
     "similar_count": 0,
     "requested_slot": "summary_ok",
 }
@@ -142,9 +141,10 @@ async def test_the_role_is_read_from_words_or_buttons(text, entities, role, doma
     assert slots["reporter_role"] == role
 
 
-async def test_a_contact_needs_a_valid_address_and_explicit_consent(domain):
-    slots = {**AT_SUMMARY, "contact_wanted": None, "requested_slot": "contact_wanted"}
-    slots, _, _ = await turn(domain, "oui", intent="affirm", slots=slots)
+async def test_a_contact_is_asked_only_on_request_then_checked_with_explicit_consent(domain):
+    slots, _, _ = await turn(domain, '/correct{"field": "contact"}', intent="correct",
+                             slots=AT_SUMMARY, entities=[{"entity": "field", "value": "contact"}])
+    assert slots["contact_wanted"] is True
     assert slots["requested_slot"] == "contact"
     slots, _, _ = await turn(domain, "jean.dupont@", slots=slots)
     assert slots["requested_slot"] == "contact" and slots.get("contact") is None
@@ -158,9 +158,9 @@ async def test_a_contact_needs_a_valid_address_and_explicit_consent(domain):
 
 
 async def test_an_unsure_theme_offers_the_three_likeliest_and_something_else(domain):
-    slots = {**AT_SUMMARY, "theme_confidence": 0.35, "requested_slot": "contact_wanted",
-             "contact_wanted": None, "similar_count": None}
-    slots, _, _ = await turn(domain, "non merci", intent="deny", slots=slots)
+    slots = {**AT_SUMMARY, "theme_confidence": 0.35, "requested_slot": "consequences",
+             "consequences": None, "similar_count": None}
+    slots, _, _ = await turn(domain, "je perds du temps", slots=slots)
     assert slots["requested_slot"] == "theme_choice"
     dispatcher = CollectingDispatcher()
     await AskThemeChoice().run(dispatcher, make_tracker("", slots=slots), domain)
@@ -293,13 +293,15 @@ async def test_phone_desk_asks_consent_first_and_records_the_agent(domain, backl
 def test_agents_get_a_shorter_flow():
     agent = plan({"description": DESCRIPTION, "theme_confidence": 0.9, "location": "x"}, "agent")
     web = plan({"description": DESCRIPTION, "theme_confidence": 0.9, "location": "x"}, "web")
-    assert "reporter_role" not in agent and "contact_wanted" not in agent
-    assert "reporter_role" in web and "contact_wanted" in web
+    assert "reporter_role" not in agent and "reporter_role" in web
+    # Optional questions come only on request, for everyone.
+    for questions in (agent, web):
+        assert "solution_idea" not in questions and "contact" not in questions
     assert len(agent) < len(web)
 
 
 async def test_an_agent_ticket_has_the_agent_role(domain, backlog_db):
-    slots = {**AT_SUMMARY, "reporter_role": None, "contact_wanted": None}
+    slots = {**AT_SUMMARY, "reporter_role": None}
     slots, _, _ = await turn(domain, "oui", intent="affirm", slots=slots, channel="mattermost_digor")
     ticket = store.get_ticket(backlog_db(), slots["filed_reference"])
     assert ticket.reporter_role == "agent" and ticket.channel == "mattermost"
@@ -310,9 +312,9 @@ async def test_me_too_offers_to_join_close_reports_and_a_no_keeps_it_apart(domai
         store.save_intake(backlog_db(), store.Intake(
             intake_key=f"old-{number}", description="le car de 7 h ne passe pas à Quimper le matin",
             theme="transports"))
-    slots = {**AT_SUMMARY, "similar_count": None, "contact_wanted": None,
-             "requested_slot": "contact_wanted"}
-    slots, _, _ = await turn(domain, "non merci", intent="deny", slots=slots)
+    slots = {**AT_SUMMARY, "similar_count": None, "reporter_role": None,
+             "requested_slot": "reporter_role"}
+    slots, _, _ = await turn(domain, "habitante", slots=slots)
     assert slots["similar_count"] == 2 and slots["requested_slot"] == "similar_join"
     slots, _, _ = await turn(domain, "non c'est différent", intent="deny", slots=slots)
     assert slots["similar_join"] is False
@@ -360,7 +362,7 @@ async def test_start_over_forgets_the_report(domain):
 @pytest.mark.parametrize("mode", ["web", "desk", "agent"])
 def test_every_question_has_words_in_every_mode(mode, domain):
     for slot in ("recording_consent", "description", "place", "affected", "frequency", "since",
-                 "consequences", "solution_idea", "reporter_role", "contact_wanted", "contact",
+                 "consequences", "solution_idea", "reporter_role", "contact",
                  "contact_consent", "change_field", "summary_ok", "cancel_confirm",
                  "resume_choice", "theme_choice"):
         for again in (False, True):
@@ -401,3 +403,54 @@ async def test_no_callback_goes_back_to_the_report_in_progress(domain, backlog_d
     assert slots["requested_slot"] == "callback_wanted"
     slots, _, _ = await turn(domain, "non merci", intent="deny", slots=slots)
     assert slots["requested_slot"] == "affected" and slots.get("outcome") is None
+
+
+async def test_a_greeting_that_describes_the_problem_is_the_description(domain):
+    slots, _, _ = await turn(domain, "Bonjour, le site de la CAF ne marche plus", intent="greet",
+                             entities=[{"entity": "service", "value": "CAF"}])
+    assert slots["description"] == "Bonjour, le site de la CAF ne marche plus"
+    assert slots["service"] == "CAF" and slots["requested_slot"] == "place"
+    asked = {"requested_slot": "description"}
+    slots, _, _ = await turn(domain, "bonjour madame", intent="greet", slots=asked)
+    assert slots == asked
+
+
+async def test_an_idea_is_asked_only_when_the_person_wants_to_add_one(domain):
+    slots, _, _ = await turn(domain, '/correct{"field": "solution_idea"}', intent="correct",
+                             slots=AT_SUMMARY, entities=[{"entity": "field", "value": "solution_idea"}])
+    assert slots["requested_slot"] == "solution_idea"
+    slots, _, _ = await turn(domain, "un car de plus à 7 h", slots=slots)
+    assert slots["solution_idea"] == "un car de plus à 7 h"
+    assert slots["requested_slot"] == "summary_ok"
+
+
+async def test_a_direct_answer_keeps_the_persons_words(domain):
+    slots = {**AT_SUMMARY, "frequency": None, "requested_slot": "frequency"}
+    slots, _, _ = await turn(domain, "tous les matins", slots=slots,
+                             entities=[{"entity": "frequency", "value": "tous les jours"}])
+    assert slots["frequency"] == "tous les matins"
+
+
+async def test_a_service_alone_does_not_spare_the_place_question_on_the_web(domain):
+    slots, _, _ = await turn(domain, "le site de la CAF plante", intent="describe_irritant",
+                             entities=[{"entity": "service", "value": "CAF"}])
+    assert slots["requested_slot"] == "place"
+    agent, _, _ = await turn(domain, "le site de la CAF plante", intent="describe_irritant",
+                             entities=[{"entity": "service", "value": "CAF"}], channel="teams")
+    assert agent["requested_slot"] == "affected"
+
+
+def test_the_transcript_holds_this_intake_only():
+    tracker = make_tracker("oui", intent="affirm")
+    tracker.events = [
+        {"event": "user", "text": "premier signalement"},
+        {"event": "action", "name": "action_finish_intake"},
+        {"event": "user", "text": "le bus ne passe pas"},
+        {"event": "bot", "text": "Qui est gêné ?"},
+        {"event": "user", "text": "moi"},
+    ]
+    assert intake.transcript(tracker) == [
+        {"role": "user", "text": "le bus ne passe pas"},
+        {"role": "bot", "text": "Qui est gêné ?"},
+        {"role": "user", "text": "moi"},
+    ]

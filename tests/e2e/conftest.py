@@ -14,6 +14,8 @@ import requests
 from scripts.stack import ROOT, Stack, default_env, latest_model
 
 POSTGRES_URL = os.environ.get("DIGOR_TEST_POSTGRES_URL")
+# The phone-desk agent of the end-to-end stack.
+DESK_AGENT, DESK_TOKEN = "Maïwenn", "desk-" + uuid.uuid4().hex
 
 
 def free_port() -> int:
@@ -88,6 +90,7 @@ def running(tmp_path_factory):
         tmp_path_factory,
         db_url=f"sqlite:///{data / 'backlog.db'}",
         tracker_url=f"sqlite:///{data / 'tracker.db'}",
+        DIGOR_DESK_AGENTS=f"{DESK_AGENT}:{DESK_TOKEN}",
     )
     yield Running(stack.env)
     stack.stop()

@@ -14,11 +14,12 @@ import unicodedata
 import pytest
 import requests
 
-from scripts.personas import RasaConversation, load_personas, new_sender, play
+from scripts.personas import DeskConversation, RasaConversation, load_personas, new_sender, play
+from tests.e2e.conftest import DESK_TOKEN
 
 pytestmark = pytest.mark.e2e
 
-PERSONAS = [p for p in load_personas() if p.channel == "rest"]
+PERSONAS = [p for p in load_personas() if p.channel in ("rest", "desk")]
 TEXT_FIELDS = ("location", "service", "since", "frequency", "affected", "consequences",
                "solution_idea", "description")
 
@@ -53,7 +54,9 @@ def check(expect, found, transcript):
 @pytest.mark.parametrize("persona", PERSONAS, ids=[p.name for p in PERSONAS])
 def test_persona(persona, running):
     before = count(running)
-    conversation = RasaConversation(running.rasa, running.env["DIGOR_RASA_TOKEN"], new_sender(persona))
+    token = running.env["DIGOR_RASA_TOKEN"]
+    conversation = (DeskConversation(running.rasa, token, DESK_TOKEN) if persona.channel == "desk"
+                    else RasaConversation(running.rasa, token, new_sender(persona)))
     result = play(persona, conversation)
     transcript = "\n".join(f"> {t['user']}\n{t['bot']}" for t in result.transcript)
     assert result.error is None, transcript

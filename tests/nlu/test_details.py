@@ -73,7 +73,8 @@ def test_communes_of_brittany(text, place):
 
 @pytest.mark.parametrize(
     "text",
-    ["il faut que ça change", "une bonne paie", "le car est en retard", "c'est rennes qui décide pas"],
+    ["il faut que ça change", "une bonne paie", "le car est en retard", "c'est rennes qui décide pas",
+     "je suis allé au centre social", "au guichet de la gare", "le prix du billet"],
 )
 def test_ordinary_words_are_not_places(text):
     assert [s for s in find_details(text) if s.entity == "location" and s.value != "Rennes"] == []
