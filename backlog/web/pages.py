@@ -27,5 +27,7 @@ async def widget_page(request: web.Request) -> web.Response:
         "widget_page.html",
         org_name=settings.org_name,
         rasa_url=settings.rasa_public_url,
+        brand_color=settings.brand_color,
+        logo_url=settings.logo_url,
     )
     return web.Response(text=html, content_type="text/html", charset="utf-8")

@@ -24,3 +24,13 @@ async def test_the_desk_page_is_served_with_the_theme_labels(aiohttp_client, sql
     assert '<script src="/static/desk.js"' in html and "<script>" not in html
     for path in ("/static/desk.js", "/static/desk.css"):
         assert (await client.get(path)).status == 200
+
+
+async def test_the_demo_page_brands_the_widget_from_the_settings(aiohttp_client, sqlite_url):
+    settings = make_settings(sqlite_url, brand_color="#7a1f3d", logo_url="/static/logo-test.svg")
+    client = await aiohttp_client(init_app(settings))
+    html = await (await client.get("/")).text()
+    script = re.search(r'<script src="/static/widget.js"[^>]*>', html).group(0)
+    assert 'data-color="#7a1f3d"' in script
+    assert 'data-logo="/static/logo-test.svg"' in script
+    assert 'data-name="Région test"' in script
