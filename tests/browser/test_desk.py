@@ -123,6 +123,14 @@ def test_a_number_alone_picks_the_proposed_answer(site, new_page):
                 "t => [...document.querySelectorAll('.desk-user .desk-text')].some(e => e.textContent === t)",
                 arg=titles[0],
             )
+            # Alt+N in the middle of a call asks first; saying no keeps the call.
+            dialogs = []
+            page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            users = page.locator(".desk-user").count()
+            page.keyboard.press("Alt+n")
+            page.wait_for_timeout(300)
+            assert dialogs and "pas enregistré" in dialogs[0]
+            assert page.locator(".desk-user").count() == users
             return
         driver.say("à Quimper")
     pytest.fail("the bot never proposed an answer")

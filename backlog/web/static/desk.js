@@ -38,7 +38,8 @@
     unreachable: "Le service ne répond pas. Réessayez dans quelques minutes.",
     notAsked: "pas encore demandé",
     skipped: "non précisé",
-    copied: "Numéro copié."
+    copied: "Numéro copié.",
+    unfinished: "Cet appel n'est pas enregistré. Commencer quand même un nouvel appel ?"
   };
 
   var $ = function (id) { return document.getElementById(id); };
@@ -260,6 +261,8 @@
   }
 
   function newCall() {
+    var started = state.call.messages.some(function (m) { return m.who === "user"; });
+    if (started && !state.call.end && !window.confirm(TEXT.unfinished)) { return Promise.resolve(); }
     var current = state.session;
     generation += 1;
     window.clearTimeout(retryTimer);
