@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -85,7 +85,7 @@ INTAKE_SLOTS = (
     "theme_confirmed", "similar_count", "similar_join", "intake_key", "recording_consent",
     "desk_agent", "summary_ok", "change_field", "change_pending", "cancel_confirm",
     "cancel_pending", "resume_choice", "resume_pending", "retries", "save_failed",
-    "want_idea", "callback_offer", "callback_wanted", "callback_phone",
+    "want_idea", "pending_text", "callback_offer", "callback_wanted", "callback_phone",
 )
 # What to forget when a field is corrected: the field and what depends on it.
 FIELD_SLOTS = {
@@ -139,10 +139,17 @@ def pick_response(domain: DomainDict, base: str, mode: str, again: bool) -> str:
     return next((name for name in names if has_response(domain, name)), base)
 
 
+def words(text: Any) -> List[str]:
+    return [word for word in str(text or "").split() if has_words(word)]
+
+
 def is_description(text: Any, intent: Optional[str]) -> bool:
-    """A usable description: two words at least, and not a mere yes or no."""
-    words = [word for word in str(text or "").split() if has_words(word)]
-    return len(words) >= MIN_DESCRIPTION_WORDS and intent not in (YES, NO, SKIP, "gibberish")
+    """A usable description: two words at least, not a mere yes or no, nor a
+    short "je me suis trompé"."""
+    count = len(words(text))
+    if intent in ("correct", "start_over") and count < GREETING_WITH_A_PROBLEM:
+        return False
+    return count >= MIN_DESCRIPTION_WORDS and intent not in (YES, NO, SKIP, "gibberish")
 
 
 def themes_file() -> Path:
@@ -279,6 +286,11 @@ class Turn:
         elif self.intent == "cancel" and requested not in ("cancel_confirm", "resume_choice"):
             self.set("cancel_pending", True)
             self.set("cancel_confirm", None)
+            # "Le bus ne s'arrête plus": maybe a description read as "stop".
+            if requested in (None, "description") and len(words(self.text)) >= GREETING_WITH_A_PROBLEM:
+                self.set("pending_text", {
+                    "text": self.text, "theme": self.message.get("theme"),
+                    "theme_ranking": self.message.get("theme_ranking")})
         elif requested is None:
             self.first_message()
         else:
@@ -300,7 +312,7 @@ class Turn:
     def says_more_than_hello(self) -> bool:
         """"Bonjour, le site de la CAF ne marche pas": a greeting that describes a problem."""
         return self.intent in ("greet", "thanks", "goodbye") and len(
-            [word for word in self.text.split() if has_words(word)]) >= GREETING_WITH_A_PROBLEM
+            words(self.text)) >= GREETING_WITH_A_PROBLEM
 
     def first_message(self) -> None:
         """The form starts: a message that describes a problem is the description."""
@@ -312,7 +324,7 @@ class Turn:
             self.take_description()
         self.details(overwrite=False)
 
-    def take_description(self) -> None:
+    def take_description(self, quiet: bool = False) -> None:
         warm_up_redaction()
         theme = self.message.get("theme") or {}
         correcting = self.slots.get("description") not in (None, SKIPPED) or self.slots.get(
@@ -329,7 +341,8 @@ class Turn:
             self.set("theme_choice", None)
         self.set("similar_count", None)
         self.set("similar_join", None)
-        self.say("utter_correction_noted" if correcting else "utter_intake_started")
+        if not quiet:
+            self.say("utter_correction_noted" if correcting else "utter_intake_started")
 
     def details(self, overwrite: bool) -> None:
         """Fill what the message says on the side (entities), without asking."""
@@ -407,11 +420,16 @@ class Turn:
             self.set("outcome", "callback")
 
     def answer_cancel_confirm(self) -> None:
+        pending = self.slots.get("pending_text")
+        self.set("pending_text", None)
         if self.intent in (YES, "cancel"):
             self.set("outcome", "cancelled")
         elif self.intent == NO or self.intent not in ("gibberish", "nlu_fallback"):
             self.set("cancel_pending", None)
             self.say("utter_continue")
+            if isinstance(pending, dict) and self.slots.get("description") is None:
+                self.text, self.message = str(pending.get("text") or ""), pending
+                self.take_description(quiet=True)
         else:
             self.retry("cancel_confirm", skippable=False)
             if (self.slots.get("retries") or {}).get("cancel_confirm", 0) > MAX_RETRIES:
@@ -430,6 +448,10 @@ class Turn:
     def answer_description(self) -> None:
         if is_description(self.text, self.intent) or self.says_more_than_hello():
             self.take_description()
+        elif self.intent in (SKIP, NO) and (self.slots.get("retries") or {}).get("description", 0) >= 1:
+            # Twice no problem to describe: the bot says how to come back, and stops.
+            self.say("utter_no_description", phone=get_settings().human_phone)
+            self.set("outcome", "nothing")
         else:
             self.retry("description", skippable=False)
 
@@ -911,4 +933,7 @@ class ActionCancelIntake(Action):
             dispatcher.utter_message(response="utter_cancelled")
         else:
             dispatcher.utter_message(response="utter_nothing_to_cancel")
-        return reset_events(tracker)
+        events = reset_events(tracker)
+        if tracker.active_loop_name:
+            events.append(ActiveLoop(None))
+        return events

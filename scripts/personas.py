@@ -143,11 +143,23 @@ class RasaConversation:
             time.sleep(0.2)
         raise TimeoutError(f"no answer to {text!r}")
 
-    def requested_slot(self) -> Optional[str]:
+    def state(self) -> Dict[str, Any]:
+        """The question asked now, the slots, and the buttons of the last bot message."""
         tracker = self.tracker()
-        if not (tracker.get("active_loop") or {}).get("name"):
-            return None
-        return (tracker.get("slots") or {}).get("requested_slot")
+        buttons: List[Dict[str, Any]] = []
+        for event in reversed(tracker.get("events") or []):
+            if event.get("event") == "user":
+                break
+            if event.get("event") == "bot" and (event.get("data") or {}).get("buttons"):
+                buttons = event["data"]["buttons"]
+                break
+        active = (tracker.get("active_loop") or {}).get("name")
+        slots = tracker.get("slots") or {}
+        return {"asked": slots.get("requested_slot") if active else None, "slots": slots,
+                "buttons": buttons}
+
+    def requested_slot(self) -> Optional[str]:
+        return self.state()["asked"]
 
 
 class DeskConversation(RasaConversation):
@@ -174,15 +186,20 @@ def play(persona: Persona, conversation: RasaConversation) -> Result:
     """Hold the persona's conversation to its end: a reference, an abandon, or MAX_TURNS."""
     result = Result(persona=persona, sender=conversation.sender)
     queues = {slot: list(texts) for slot, texts in persona.answers.items()}
+    said: List[str] = []
+    wanted_theme = persona.expect.get("theme")
+    theme_fixed = False
 
     def send(text: str, typed: bool = True) -> None:
         # "/greet" is sent by the widget when it opens, not by the person.
         result.user_messages += 1 if typed else 0
+        said.append(text)
         replies = conversation.say(text)
         result.transcript.append({"user": text, "bot": "\n".join(replies)})
         for reply in replies:
             found = REFERENCE.search(reply)
-            if found:
+            # A reference the person typed (a status question) is not a filing.
+            if found and not any(found.group(0) in mine for mine in said):
                 result.reference = found.group(0)
 
     try:
@@ -191,9 +208,23 @@ def play(persona: Persona, conversation: RasaConversation) -> Result:
         for _ in range(MAX_TURNS):
             if result.reference:
                 break
-            asked = conversation.requested_slot()
+            state = conversation.state()
+            asked = state["asked"]
             if asked is None:
                 break
+            # The person reads the summary and the theme buttons: a wrong theme
+            # is corrected with the buttons, as a person who knows their problem would.
+            if wanted_theme and asked == "theme_choice":
+                chosen = [b for b in state["buttons"] if f'"{wanted_theme}"' in str(b.get("payload"))]
+                if chosen:
+                    send(chosen[0]["payload"])
+                    continue
+            if wanted_theme and asked == "summary_ok" and not theme_fixed \
+                    and state["slots"].get("theme") != wanted_theme:
+                theme_fixed = True
+                queues["summary_ok"] = ["/deny"] + (queues.get("summary_ok") or ["oui"])
+                queues["change_field"] = ['/correct{"field": "theme"}'] + (
+                    queues.get("change_field") or ["oui"])
             if persona.abandon_at and asked == persona.abandon_at:
                 if persona.abandon_with:
                     send(persona.abandon_with)

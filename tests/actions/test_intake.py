@@ -454,3 +454,36 @@ def test_the_transcript_holds_this_intake_only():
         {"role": "bot", "text": "Qui est gêné ?"},
         {"role": "user", "text": "moi"},
     ]
+
+
+async def test_a_description_read_as_stop_is_kept_when_the_person_goes_on(domain):
+    text = "Le bus de nuit ne s'arrête plus à la fac"
+    slots, _, _ = await turn(domain, text, intent="cancel", slots={"requested_slot": "description"},
+                             extra={"theme_ranking": RANKING})
+    assert slots["requested_slot"] == "cancel_confirm"
+    slots, said, _ = await turn(domain, "non", intent="deny", slots=slots)
+    assert said == ["utter_continue"]
+    assert slots["description"] == text and slots["theme"] == "transports"
+    assert slots["requested_slot"] == "place"
+
+
+async def test_no_problem_to_describe_ends_kindly(domain):
+    slots = {"requested_slot": "description"}
+    slots, _, _ = await turn(domain, "je sais pas", intent="skip", slots=slots)
+    assert slots["requested_slot"] == "description"
+    slots, said, _ = await turn(domain, "je sais pas", intent="skip", slots=slots)
+    assert said == ["utter_no_description"] and slots["requested_slot"] is None
+
+
+@pytest.mark.parametrize("text", ["je me suis trompé", "non attendez"])
+async def test_a_short_correction_is_not_a_description(text, domain):
+    slots, _, _ = await turn(domain, text, intent="correct", slots={"requested_slot": "description"})
+    assert slots.get("description") is None
+
+
+async def test_start_over_leaves_the_form_so_that_it_starts_again(domain):
+    tracker = make_tracker("on recommence", intent="start_over", slots=AT_SUMMARY)
+    tracker.active_loop = {"name": "intake_form"}
+    events = await ActionCancelIntake().run(CollectingDispatcher(), tracker, domain)
+    assert {"event": "active_loop", "name": None} in [
+        {"event": e["event"], "name": e.get("name")} for e in events if e["event"] == "active_loop"]

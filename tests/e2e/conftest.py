@@ -48,6 +48,16 @@ class Running:
         assert response.status_code == 200, response.text
         return response.json()
 
+    def confirm(self, sender: str) -> str:
+        """Say "oui" until the bot files the report (a theme check may come
+        before the summary); the reference it gives."""
+        for _ in range(3):
+            for message in self.say(sender, "oui"):
+                for word in (message.get("text") or "").split():
+                    if word.startswith("TK-"):
+                        return word.strip(".,")
+        raise AssertionError("no reference after three yes")
+
     def tickets(self, **filters) -> List[Dict[str, Any]]:
         response = requests.get(f"{self.web}/api/tickets", params=filters, headers=self.auth, timeout=30)
         assert response.status_code == 200, response.text

@@ -23,13 +23,18 @@ def test_a_person_files_a_ticket_and_reads_it_in_the_api(running):
     assert "problème" in texts(answers)
 
     answers = running.say(sender, "le car de 7h ne passe jamais, mes enfants arrivent en retard au lycée")
+    assert "Merci" in texts(answers)
     assert "Où" in texts(answers) or "commune" in texts(answers)
+    assert any(message.get("buttons") for message in answers)  # "Je ne sais pas"
 
     answers = running.say(sender, "à Quimperlé")
-    assert "souvent" in texts(answers)
-    assert any(message.get("buttons") for message in answers)
-
-    answers = running.say(sender, "tous les matins")
+    assert "gêne" in texts(answers) or "gêné" in texts(answers)
+    assert "Moi seulement" in str([m.get("buttons") for m in answers])
+    running.say(sender, "mes enfants")
+    running.say(sender, "tous les matins")
+    running.say(sender, "depuis la rentrée")
+    running.say(sender, "ils ratent le début des cours")
+    answers = running.say(sender, "habitante")
     summary = texts(answers)
     assert "Voici ce que j'ai noté" in summary
     assert "Quimperlé" in summary and "tous les matins" in summary
@@ -42,8 +47,12 @@ def test_a_person_files_a_ticket_and_reads_it_in_the_api(running):
     ticket = requests.get(f"{running.web}/api/tickets/{reference}", headers=running.auth, timeout=30).json()
     assert ticket["theme"] == "transports"
     assert ticket["channel"] == "web"
-    assert ticket["location"] == "à Quimperlé"
+    assert ticket["location"] == "Quimperlé"
+    assert ticket["affected"] == "mes enfants"
     assert ticket["frequency"] == "tous les matins"
+    assert ticket["since"] == "depuis la rentrée"
+    assert ticket["consequences"] == "ils ratent le début des cours"
+    assert ticket["reporter_role"] == "citoyen"
     assert ticket["description"].startswith("le car de 7h ne passe jamais")
     assert ticket["theme_confirmed"] is True
     assert ticket["status"] == "nouveau"
@@ -57,22 +66,27 @@ def test_a_person_files_a_ticket_and_reads_it_in_the_api(running):
 def test_a_first_message_with_details_skips_their_questions(running):
     sender = new_sender()
     answers = running.say(sender, "depuis 3 mois le car de 7h à Quimper passe pas")
-    assert "souvent" in texts(answers)  # location and since were in the message
-    running.say(sender, "tous les jours")
-    answers = running.say(sender, "oui")
-    reference = next(word.strip(".") for word in texts(answers).split() if word.startswith("TK-"))
+    # The place and the date were in the message: the next question is who is affected.
+    assert "gêne" in texts(answers) or "gêné" in texts(answers)
+    for answer in ("moi", "tous les jours", "/skip", "/skip"):
+        answers = running.say(sender, answer)
+    assert "Voici ce que j'ai noté" in texts(answers)
+    reference = running.confirm(sender)
     ticket = requests.get(f"{running.web}/api/tickets/{reference}", headers=running.auth, timeout=30).json()
     assert ticket["location"] == "Quimper"
     assert ticket["since"] == "depuis 3 mois"
     assert ticket["frequency"] == "tous les jours"
+    assert ticket["reporter_role"] == "autre"
 
 
-def test_cancel_files_nothing(running):
+def test_cancel_asks_then_files_nothing(running):
     sender = new_sender()
     before = len(running.tickets())
     running.say(sender, "bonjour")
     running.say(sender, "le site de la mairie ne marche pas pour les actes de naissance")
     answers = running.say(sender, "laissez tomber")
+    assert "vraiment" in texts(answers)
+    answers = running.say(sender, "oui")
     assert "Rien n'a été envoyé" in texts(answers)
     assert len(running.tickets()) == before
 
@@ -96,10 +110,9 @@ def test_html_in_a_message_is_not_stored(running):
     sender = new_sender()
     running.say(sender, "bonjour")
     running.say(sender, "<b>Le site</b> de la CAF <img src=x onerror=alert(1)> plante tout le temps")
-    running.say(sender, "Rennes")
-    running.say(sender, "tous les jours")
-    answers = running.say(sender, "oui")
-    reference = next(word.strip(".") for word in texts(answers).split() if word.startswith("TK-"))
+    for answer in ("Rennes", "/skip", "tous les jours", "/skip", "/skip", "/skip"):
+        answers = running.say(sender, answer)
+    reference = running.confirm(sender)
     ticket = requests.get(f"{running.web}/api/tickets/{reference}", headers=running.auth, timeout=30).json()
     assert "<" not in ticket["description"] and "onerror" not in ticket["description"]
     assert "site de la CAF" in ticket["description"]

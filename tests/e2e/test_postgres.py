@@ -14,12 +14,9 @@ def test_conversation_and_ticket_live_in_postgresql(running_on_postgres):
     sender = "pg-" + uuid.uuid4().hex
     running.say(sender, "bonjour")
     running.say(sender, "je n'arrive pas à me connecter au site de la région avec FranceConnect")
-    running.say(sender, "Lorient")
-    running.say(sender, "à chaque fois")
-    answers = running.say(sender, "oui")
-    reference = next(
-        word.strip(".") for m in answers for word in m.get("text", "").split() if word.startswith("TK-")
-    )
+    for answer in ("Lorient", "moi", "à chaque fois", "/skip", "/skip", "citoyen"):
+        running.say(sender, answer)
+    reference = running.confirm(sender)
     ticket = requests.get(f"{running.web}/api/tickets/{reference}", headers=running.auth, timeout=30).json()
     assert ticket["location"] == "Lorient"
     engine = create_engine(running.env["DIGOR_DB_URL"], future=True)
