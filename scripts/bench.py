@@ -22,7 +22,9 @@ What it does (DESIGN.md, "How speed is measured"):
 Settings (environment): BENCH_QUICK=1 (a smoke run: N = 1 and 10, 8 s per
 level), BENCH_LEVELS ("1,10,50"), BENCH_MODES ("closed,think"),
 BENCH_DURATION (seconds per level, 45 by default), BENCH_THINK (5),
-BENCH_YARDSTICK=0 (Digor only), BENCH_PROFILE=1 (py-spy samples the Rasa
+BENCH_YARDSTICK=0 (Digor only), BENCH_DB_URL (an empty PostgreSQL database for
+the backlog and the tracker store instead of SQLite; with DIGOR_LOCK_STORE=redis
+the lock store is Redis), BENCH_PROFILE=1 (py-spy samples the Rasa
 server and the action server during the closed loop at N = 50, when py-spy is
 installed), BENCH_OUT (bench-results/).
 
@@ -439,10 +441,14 @@ def plot(results: Dict[str, Any], path: Path) -> None:
     axes[1].set_title("Latence p95 par message (ms)")
     axes[1].set_yscale("log")
     axes[1].axhline(1000, color="tab:red", linewidth=0.8, linestyle=":")
-    axes[2].set_title("Erreurs")
+    axes[2].set_title("Erreurs (HTTP, délai dépassé)")
+    levels = sorted({r["concurrency"] for rows in results["load"].values() for r in rows})
     for axis in axes:
         axis.set_xlabel("Conversations simultanées")
         axis.set_xscale("log")
+        axis.set_xticks(levels)
+        axis.set_xticklabels([str(n) for n in levels])
+        axis.minorticks_off()
         axis.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     figure.suptitle(f"make bench — {results['started_at']} — {results['machine']['cpus']} cœurs")
@@ -511,6 +517,8 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "load_average_at_start": os.getloadavg()},
         "settings": {"levels": LEVELS, "modes": MODES, "seconds_per_level": DURATION,
+                     "database": "BENCH_DB_URL" if os.environ.get("BENCH_DB_URL") else "sqlite",
+                     "lock_store": os.environ.get("DIGOR_LOCK_STORE") or "in_memory",
                      "think_seconds": THINK, "quick": QUICK, "model": model.name},
     }
     with tempfile.TemporaryDirectory(prefix="digor-bench-") as tmp:
@@ -520,8 +528,9 @@ def main() -> int:
             "DIGOR_RASA_PORT": str(free_port()),
             "DIGOR_ACTIONS_PORT": str(free_port()),
             "DIGOR_WEB_PORT": str(free_port()),
-            "DIGOR_DB_URL": f"sqlite:///{work / 'backlog.db'}",
-            "DIGOR_TRACKER_DB_URL": f"sqlite:///{work / 'tracker.db'}",
+            # BENCH_DB_URL: an empty database (PostgreSQL) for the backlog and the tracker store.
+            "DIGOR_DB_URL": os.environ.get("BENCH_DB_URL") or f"sqlite:///{work / 'backlog.db'}",
+            "DIGOR_TRACKER_DB_URL": os.environ.get("BENCH_DB_URL") or f"sqlite:///{work / 'tracker.db'}",
         })
         for name in ("DIGOR_ACTION_ENDPOINT_URL", "DIGOR_RASA_PUBLIC_URL"):
             env.pop(name, None)
