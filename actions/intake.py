@@ -85,7 +85,7 @@ INTAKE_SLOTS = (
     "theme_confirmed", "similar_count", "similar_join", "intake_key", "recording_consent",
     "desk_agent", "summary_ok", "change_field", "change_pending", "cancel_confirm",
     "cancel_pending", "resume_choice", "resume_pending", "retries", "save_failed",
-    "want_idea", "pending_text", "callback_offer", "callback_wanted", "callback_phone",
+    "want_idea", "pending_text", "theme_more", "callback_offer", "callback_wanted", "callback_phone",
 )
 # What to forget when a field is corrected: the field and what depends on it.
 FIELD_SLOTS = {
@@ -156,9 +156,21 @@ def themes_file() -> Path:
     return Path(get_settings().themes_file)
 
 
-def top_themes(message: Dict[Text, Any], count: int = 3) -> List[str]:
+def top_themes(message: Dict[Text, Any]) -> List[str]:
+    """Every theme but "autre", likeliest first."""
     ranking = message.get("theme_ranking") or []
-    return [item["name"] for item in ranking if item.get("name") != "autre"][:count]
+    return [item["name"] for item in ranking if item.get("name") != "autre"]
+
+
+def theme_offer(slots: Dict[Text, Any], path: Path) -> List[str]:
+    """The themes offered as buttons: the 3 likeliest (without one the person
+    just rejected); after "Autre chose", every theme of the taxonomy."""
+    if slots.get("theme_more"):
+        return [theme.id for theme in load_themes(path) if theme.id != "autre"]
+    ranking = list(slots.get("theme_ranking") or [])
+    if slots.get("theme_confirmed") is False:
+        ranking = [theme for theme in ranking if theme != slots.get("theme")]
+    return ranking[:3]
 
 
 def plan(slots: Dict[Text, Any], mode: str) -> List[str]:
@@ -533,9 +545,12 @@ class Turn:
     def answer_theme_choice(self) -> None:
         known = {theme.id for theme in load_themes(themes_file())}
         choice = self.entity("theme_choice")
-        ranking = self.slots.get("theme_ranking") or []
+        ranking = theme_offer(self.slots, themes_file())
         said = (self.message.get("theme") or {}).get("name")
-        if choice in known:
+        if choice == "autre" and not self.slots.get("theme_more"):
+            self.set("theme_more", True)  # show every theme, then "none of these"
+            self.set("retries", {**(self.slots.get("retries") or {}), "theme_choice": 0})
+        elif choice in known:
             self.choose_theme(choice)
         elif self.intent == YES and ranking:
             self.choose_theme(ranking[0])
@@ -553,6 +568,7 @@ class Turn:
             self.set("similar_join", None)
         self.set("theme", theme)
         self.set("theme_confirmed", True)
+        self.set("theme_more", None)
 
     def answer_similar_join(self) -> None:
         if self.intent == YES:
@@ -603,10 +619,8 @@ class Turn:
     def answer_summary_ok(self) -> None:
         if self.intent == YES:
             self.file()
-        elif self.intent == NO:
-            self.set("change_pending", True)
-            self.set("change_field", None)
-        elif self.intent in ("correct", "inform", "describe_irritant", "nlu_fallback"):
+        elif self.intent in ("correct", "inform", "describe_irritant", "nlu_fallback", NO, SKIP):
+            # "non c'est depuis janvier", "changer le lieu", "Être recontacté": straight to it.
             if not self.correct():
                 self.set("change_pending", True)
                 self.set("change_field", None)
@@ -805,14 +819,16 @@ class AskThemeChoice(AskSlot):
         mode = mode_of(tracker)
         again = bool((tracker.get_slot("retries") or {}).get(self.slot))
         path = themes_file()
-        ranking = list(tracker.get_slot("theme_ranking") or [])[:3]
+        more = bool(tracker.get_slot("theme_more"))
+        offer = theme_offer({name: tracker.get_slot(name) for name in (
+            "theme_more", "theme_ranking", "theme_confirmed", "theme")}, path)
         buttons = [
-            {"title": theme_label(path, theme), "payload": choose_payload(theme)} for theme in ranking
+            {"title": theme_label(path, theme), "payload": choose_payload(theme)} for theme in offer
         ]
-        buttons.append(
-            {"title": response_text(domain, "utter_theme_other"), "payload": choose_payload("autre")}
-        )
-        text = response_text(domain, pick_response(domain, "utter_ask_theme_choice", mode, again))
+        other = "utter_theme_none" if more else "utter_theme_other"
+        buttons.append({"title": response_text(domain, other), "payload": choose_payload("autre")})
+        base = "utter_ask_theme_choice_more" if more else "utter_ask_theme_choice"
+        text = response_text(domain, pick_response(domain, base, mode, again))
         dispatcher.utter_message(text=text, buttons=buttons)
         return []
 
@@ -858,7 +874,9 @@ def summary_text(tracker: Tracker, domain: DomainDict, mode: str) -> str:
         if name == "contact":
             if tracker.get_slot("contact_consent") is not True:
                 continue
-        if name in ("solution_idea", "consequences") and raw == SKIPPED:
+        if name == "solution_idea" and raw in (None, SKIPPED):
+            continue
+        if name == "consequences" and raw == SKIPPED:
             continue
         value = unknown if raw in (None, SKIPPED) else shorten(str(raw), 300)
         lines.append(line(name, value))

@@ -158,6 +158,11 @@ class RasaConversation:
         return {"asked": slots.get("requested_slot") if active else None, "slots": slots,
                 "buttons": buttons}
 
+    def filed_references(self) -> List[str]:
+        """References the bot filed in this conversation (its `filed_reference` slot)."""
+        return [e.get("value") for e in self.tracker().get("events") or []
+                if e.get("event") == "slot" and e.get("name") == "filed_reference" and e.get("value")]
+
     def requested_slot(self) -> Optional[str]:
         return self.state()["asked"]
 
@@ -186,20 +191,18 @@ def play(persona: Persona, conversation: RasaConversation) -> Result:
     """Hold the persona's conversation to its end: a reference, an abandon, or MAX_TURNS."""
     result = Result(persona=persona, sender=conversation.sender)
     queues = {slot: list(texts) for slot, texts in persona.answers.items()}
-    said: List[str] = []
     wanted_theme = persona.expect.get("theme")
     theme_fixed = False
 
     def send(text: str, typed: bool = True) -> None:
         # "/greet" is sent by the widget when it opens, not by the person.
         result.user_messages += 1 if typed else 0
-        said.append(text)
         replies = conversation.say(text)
         result.transcript.append({"user": text, "bot": "\n".join(replies)})
         for reply in replies:
             found = REFERENCE.search(reply)
-            # A reference the person typed (a status question) is not a filing.
-            if found and not any(found.group(0) in mine for mine in said):
+            # A reference the person typed, or an example of one, is not a filing.
+            if found and found.group(0) in conversation.filed_references():
                 result.reference = found.group(0)
 
     try:
@@ -216,8 +219,10 @@ def play(persona: Persona, conversation: RasaConversation) -> Result:
             # is corrected with the buttons, as a person who knows their problem would.
             if wanted_theme and asked == "theme_choice":
                 chosen = [b for b in state["buttons"] if f'"{wanted_theme}"' in str(b.get("payload"))]
-                if chosen:
-                    send(chosen[0]["payload"])
+                other = [b for b in state["buttons"] if '"autre"' in str(b.get("payload"))]
+                if chosen or other:
+                    # Not among the offered themes: "Autre chose" shows them all.
+                    send((chosen or other)[0]["payload"])
                     continue
             if wanted_theme and asked == "summary_ok" and not theme_fixed \
                     and state["slots"].get("theme") != wanted_theme:

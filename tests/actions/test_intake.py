@@ -487,3 +487,33 @@ async def test_start_over_leaves_the_form_so_that_it_starts_again(domain):
     events = await ActionCancelIntake().run(CollectingDispatcher(), tracker, domain)
     assert {"event": "active_loop", "name": None} in [
         {"event": e["event"], "name": e.get("name")} for e in events if e["event"] == "active_loop"]
+
+
+async def test_something_else_shows_every_theme_then_none_of_these(domain):
+    slots = {**AT_SUMMARY, "theme_confidence": 0.3, "requested_slot": "theme_choice"}
+    payload = '/choose_theme{"theme_choice": "autre"}'
+    slots, _, _ = await turn(domain, payload, intent="choose_theme", slots=slots,
+                             entities=[{"entity": "theme_choice", "value": "autre"}])
+    assert slots["theme_more"] is True and slots["requested_slot"] == "theme_choice"
+    dispatcher = CollectingDispatcher()
+    await AskThemeChoice().run(dispatcher, make_tracker("", slots=slots), domain)
+    titles = [b["title"] for b in dispatcher.messages[0]["buttons"]]
+    assert len(titles) == 12 and titles[-1] == "Aucun de ces sujets"
+    assert "Fonctionnement interne de l'administration" in titles
+    slots, _, _ = await turn(domain, payload, intent="choose_theme", slots=slots,
+                             entities=[{"entity": "theme_choice", "value": "autre"}])
+    assert slots["theme"] == "autre" and slots["theme_confirmed"] is True
+
+
+async def test_a_rejected_theme_is_not_offered_again(domain):
+    slots, _, _ = await turn(domain, "le sujet n'est pas bon", intent="correct", slots=AT_SUMMARY)
+    assert slots["requested_slot"] == "theme_choice"
+    dispatcher = CollectingDispatcher()
+    await AskThemeChoice().run(dispatcher, make_tracker("", slots=slots), domain)
+    titles = [b["title"] for b in dispatcher.messages[0]["buttons"]]
+    assert titles == ["Lycées et éducation", "Démarches et accueil", "Autre chose"]
+
+
+async def test_a_field_named_with_any_intent_at_the_summary_is_a_correction(domain):
+    slots, _, _ = await turn(domain, "Être recontacté", intent="deny", slots=AT_SUMMARY)
+    assert slots["requested_slot"] == "contact"
