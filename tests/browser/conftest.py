@@ -97,7 +97,9 @@ def site(tmp_path_factory):
     stack.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope: sync Playwright runs an event loop in this thread while it is open,
+# and the async tests that come after the browser tests need the thread free.
+@pytest.fixture(scope="module")
 def browser():
     reason = chromium_missing()
     if reason:
