@@ -63,7 +63,7 @@ THEME_CONFIRM_THRESHOLD = 0.6
 # question again. (Cancel, skip, corrections and "I don't know" are answers.)
 INTERRUPTIONS = frozenset({
     "greet", "goodbye", "thanks", "insult", "out_of_scope", "bad_input",
-    "ask_help", "ask_privacy", "ask_human", "ask_status", "start_over",
+    "ask_help", "ask_privacy", "ask_human", "ask_status",
 })
 YES, NO, SKIP = "affirm", "deny", "skip"
 
@@ -295,8 +295,10 @@ class Turn:
             requested == "description" and self.says_more_than_hello()
         ):
             pass  # not an answer: the rules reply, the form asks again
-        elif self.intent == "cancel" and requested not in ("cancel_confirm", "resume_choice"):
-            self.set("cancel_pending", True)
+        elif self.intent in ("cancel", "start_over") and requested not in (
+            "cancel_confirm", "resume_choice") and not self.gives(requested):
+            # Both are confirmed first: nothing said is lost by a misread message.
+            self.set("cancel_pending", "restart" if self.intent == "start_over" else True)
             self.set("cancel_confirm", None)
             # "Le bus ne s'arrête plus": maybe a description read as "stop".
             if requested in (None, "description") and len(words(self.text)) >= GREETING_WITH_A_PROBLEM:
@@ -314,6 +316,11 @@ class Turn:
         if similar_due(self.slots, self.mode):
             self.set("similar_count", self.count_similar())
         return self.changes
+
+    def gives(self, requested: Optional[str]) -> bool:
+        """The message carries the detail asked ("depuis le début du projet" to "Depuis quand ?")."""
+        entities = {"place": ("location", "service")}.get(requested or "", (requested,))
+        return any(self.entity(name) for name in entities if name in DETAIL_ENTITIES)
 
     def paused(self) -> bool:
         """The person comes back after a pause longer than the configured one."""
@@ -372,10 +379,7 @@ class Turn:
             self.set("resume_pending", None)
             self.say("utter_resume")
         elif self.intent in (NO, "start_over"):
-            for name in INTAKE_SLOTS:
-                if name not in ("desk_agent", "recording_consent") and self.slots.get(name) is not None:
-                    self.set(name, None)
-            self.say("utter_start_over")
+            self.start_again()
         else:
             self.retry("resume_choice", skippable=False)
             if (self.slots.get("retries") or {}).get("resume_choice", 0) > MAX_RETRIES:
@@ -431,10 +435,19 @@ class Turn:
         if not self.slots.get("description"):
             self.set("outcome", "callback")
 
+    def start_again(self) -> None:
+        """Forget the report in progress and ask for the problem again."""
+        for name in INTAKE_SLOTS:
+            if name not in ("desk_agent", "recording_consent") and self.slots.get(name) is not None:
+                self.set(name, None)
+        self.say("utter_start_over")
+
     def answer_cancel_confirm(self) -> None:
         pending = self.slots.get("pending_text")
         self.set("pending_text", None)
-        if self.intent in (YES, "cancel"):
+        if self.intent in (YES, "cancel", "start_over") and self.slots.get("cancel_pending") == "restart":
+            self.start_again()
+        elif self.intent in (YES, "cancel"):
             self.set("outcome", "cancelled")
         elif self.intent == NO or self.intent not in ("gibberish", "nlu_fallback"):
             self.set("cancel_pending", None)
@@ -767,11 +780,22 @@ def ask_action(slot_name: str) -> type:
 
 
 for _slot in (
-    "callback_phone", "cancel_confirm", "recording_consent", "description", "place", "affected", "frequency",
+    "callback_phone", "recording_consent", "description", "place", "affected", "frequency",
     "since", "consequences", "solution_idea", "reporter_role", "contact",
     "change_field",
 ):
     globals()[f"AskSlot_{_slot}"] = ask_action(_slot)
+
+
+class AskCancelConfirm(AskSlot):
+    """"Annuler" and "recommencer" are both confirmed, each in its own words."""
+
+    slot = "cancel_confirm"
+
+    def response(self, tracker: Tracker, domain: DomainDict, mode: str, again: bool) -> str:
+        base = "utter_ask_restart_confirm" if tracker.get_slot("cancel_pending") == "restart" \
+            else "utter_ask_cancel_confirm"
+        return pick_response(domain, base, mode, again)
 
 
 class AskResumeChoice(AskSlot):

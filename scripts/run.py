@@ -5,6 +5,7 @@ Stops all three processes cleanly on Ctrl-C.
 
 from __future__ import annotations
 
+import secrets
 import signal
 import sys
 import time
@@ -12,8 +13,14 @@ import time
 from scripts.stack import ROOT, Stack, default_env, latest_model
 
 
+DESK_AGENT = "accueil"
+
+
 def main() -> int:
     env = default_env()
+    if not env.get("DIGOR_DESK_AGENTS"):
+        # One phone-desk agent for the local run, with a token made now.
+        env["DIGOR_DESK_AGENTS"] = f"{DESK_AGENT}:{secrets.token_urlsafe(18)}"
     model = latest_model()
     if model is None:
         print("Aucun modèle dans models/. Lancez d'abord : make train", file=sys.stderr)
@@ -42,6 +49,8 @@ def main() -> int:
         f"  Page de discussion (widget) : {web}/\n"
         f"  API du backlog              : {web}/api/tickets  (description : {web}/api/openapi.json)\n"
         f"  Jeton de l'API              : {env['DIGOR_API_TOKEN']}\n"
+        f"  Console de l'équipe         : {web}/console/  (se connecter avec le jeton de l'API)\n"
+        f"  Console de l'accueil        : {web}/desk  (agents et jetons : {env['DIGOR_DESK_AGENTS']})\n"
         f"  Canal REST de Rasa          : {rasa}/webhooks/rest/webhook\n"
         f"  Serveur d'actions           : http://localhost:{env['DIGOR_ACTIONS_PORT']}/health\n"
         "Exemple :\n"

@@ -517,3 +517,20 @@ async def test_a_rejected_theme_is_not_offered_again(domain):
 async def test_a_field_named_with_any_intent_at_the_summary_is_a_correction(domain):
     slots, _, _ = await turn(domain, "Être recontacté", intent="deny", slots=AT_SUMMARY)
     assert slots["requested_slot"] == "contact"
+
+
+async def test_start_over_is_confirmed_then_asks_the_problem_again(domain):
+    slots = {**AT_SUMMARY, "since": None, "requested_slot": "since"}
+    slots, _, _ = await turn(domain, "on recommence tout", intent="start_over", slots=slots)
+    assert slots["cancel_pending"] == "restart" and slots["requested_slot"] == "cancel_confirm"
+    slots, said, _ = await turn(domain, "oui", intent="affirm", slots=slots)
+    assert said == ["utter_start_over"]
+    assert slots["description"] is None and slots["requested_slot"] == "description"
+
+
+async def test_an_answer_misread_as_start_over_is_still_an_answer(domain):
+    slots = {**AT_SUMMARY, "since": None, "requested_slot": "since"}
+    slots, _, _ = await turn(domain, "depuis le début du projet", intent="start_over", slots=slots,
+                             entities=[{"entity": "since", "value": "depuis le début"}])
+    assert slots["since"] == "depuis le début du projet"
+    assert slots["requested_slot"] == "summary_ok"
