@@ -204,14 +204,18 @@ class HealthCheckedSQLTrackerStore(SQLTrackerStore):
         await self._checked("save", tracker.sender_id, super().save(tracker))
 
     def ping(self) -> None:
-        """`SELECT 1` on the store's database; raises when it fails (records the health)."""
+        """`SELECT 1` on the store's database; raises (and records it) when it fails.
+
+        A working ping does not clear a failed read or write: only the next
+        successful one does, since a ping cannot see a missing table or a
+        full disk.
+        """
         try:
             with self.engine.connect() as connection:
                 connection.exec_driver_sql("SELECT 1")
         except Exception as error:
             self.health.failure(error)
             raise
-        self.health.success()
 
     async def aping(self, timeout: float = 5.0) -> None:
         loop = asyncio.get_running_loop()

@@ -100,7 +100,8 @@ async def check_tracker_store(agent: Any) -> Dict[str, Any]:
         await store.aping(CHECK_TIMEOUT)
     except Exception as error:  # noqa: BLE001 - reported, not raised
         return {"ok": False, "type": type(store).__name__, "error": f"{type(error).__name__}: {error}"[:300], **_history(store)}
-    return {"ok": True, "type": type(store).__name__, **_history(store)}
+    # Red until a read or write works again after a failure.
+    return {"ok": store.health.ok, "type": type(store).__name__, **_history(store)}
 
 
 def _history(store: HealthCheckedSQLTrackerStore) -> Dict[str, Any]:

@@ -22,7 +22,7 @@ What it does (DESIGN.md, "How speed is measured"):
 Settings (environment): BENCH_QUICK=1 (a smoke run: N = 1 and 10, 8 s per
 level), BENCH_LEVELS ("1,10,50"), BENCH_MODES ("closed,think"),
 BENCH_DURATION (seconds per level, 45 by default), BENCH_THINK (5),
-BENCH_YARDSTICK=0 (Digor only), BENCH_DB_URL (an empty PostgreSQL database for
+BENCH_YARDSTICK=0 (Digor only), BENCH_NLU=0 (no NLU timing), BENCH_DB_URL (an empty PostgreSQL database for
 the backlog and the tracker store instead of SQLite; with DIGOR_LOCK_STORE=redis
 the lock store is Redis), BENCH_PROFILE=1 (py-spy samples the Rasa
 server and the action server during the closed loop at N = 50, when py-spy is
@@ -563,13 +563,14 @@ def main() -> int:
                     yardstick.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     os.killpg(yardstick.pid, signal.SIGKILL)
-    print("Latence de la NLU seule (Agent.parse_message, dans ce processus)…", flush=True)
-    quiet_rasa_logs()
-    repeats = 2 if QUICK else 10
-    results["nlu"] = {"digor": asyncio.run(nlu_latency(model, repeats))}
-    yard_models = sorted((OUT / "yardstick").glob("*.tar.gz"))
-    if WITH_YARDSTICK and yard_models:
-        results["nlu"]["yardstick"] = asyncio.run(nlu_latency(yard_models[-1], repeats))
+    if os.environ.get("BENCH_NLU", "1") != "0":
+        print("Latence de la NLU seule (Agent.parse_message, dans ce processus)…", flush=True)
+        quiet_rasa_logs()
+        repeats = 2 if QUICK else 10
+        results["nlu"] = {"digor": asyncio.run(nlu_latency(model, repeats))}
+        yard_models = sorted((OUT / "yardstick").glob("*.tar.gz"))
+        if WITH_YARDSTICK and yard_models:
+            results["nlu"]["yardstick"] = asyncio.run(nlu_latency(yard_models[-1], repeats))
     if PROFILE:
         results["profile"] = {name: summarise_profile(OUT / f"profile-{name}.txt") for name in ("rasa", "actions")}
     results["machine"]["load_average_at_end"] = os.getloadavg()
