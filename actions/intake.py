@@ -455,6 +455,11 @@ class Turn:
             if isinstance(pending, dict) and self.slots.get("description") is None:
                 self.text, self.message = str(pending.get("text") or ""), pending
                 self.take_description(quiet=True)
+            elif self.intent != NO:
+                # Neither yes nor no but an answer: it answers the question that was pending.
+                handler = getattr(self, f"answer_{next_question(self.slots, self.mode)}", None)
+                if handler is not None:
+                    handler()
         else:
             self.retry("cancel_confirm", skippable=False)
             if (self.slots.get("retries") or {}).get("cancel_confirm", 0) > MAX_RETRIES:

@@ -534,3 +534,13 @@ async def test_an_answer_misread_as_start_over_is_still_an_answer(domain):
                              entities=[{"entity": "since", "value": "depuis le début"}])
     assert slots["since"] == "depuis le début du projet"
     assert slots["requested_slot"] == "summary_ok"
+
+
+async def test_an_answer_instead_of_yes_or_no_to_cancel_goes_on_and_counts(domain):
+    slots = {"requested_slot": "description"}
+    slots, _, _ = await turn(domain, "stop", intent="cancel", slots=slots)
+    assert slots["requested_slot"] == "cancel_confirm"
+    slots, said, _ = await turn(domain, "les toilettes du port sont fermées tout l'hiver",
+                                intent="describe_irritant", slots=slots)
+    assert said == ["utter_continue", "utter_intake_started"]
+    assert slots["description"] == "les toilettes du port sont fermées tout l'hiver"
