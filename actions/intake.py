@@ -85,7 +85,7 @@ INTAKE_SLOTS = (
     "theme_confirmed", "similar_count", "similar_join", "intake_key", "recording_consent",
     "desk_agent", "summary_ok", "change_field", "change_pending", "cancel_confirm",
     "cancel_pending", "resume_choice", "resume_pending", "retries", "save_failed",
-    "want_idea", "pending_text", "theme_more", "callback_offer", "callback_wanted", "callback_phone",
+    "want_idea", "want_role", "pending_text", "theme_more", "callback_offer", "callback_wanted", "callback_phone",
 )
 # What to forget when a field is corrected: the field and what depends on it.
 FIELD_SLOTS = {
@@ -195,7 +195,10 @@ def plan(slots: Dict[Text, Any], mode: str) -> List[str]:
     if not slots.get("location") and not (mode == AGENT and slots.get("service")):
         questions.append("place")
     questions += ["affected", "frequency", "since", "consequences"]
-    if mode != AGENT:
+    # On the web a person is taken for a resident unless their words say
+    # otherwise; the summary shows it and "Qui vous êtes" corrects it. The phone
+    # desk asks (the agent hears it); agents on Teams and Mattermost are agents.
+    if mode == DESK or slots.get("want_role"):
         questions.append("reporter_role")
     # Optional: asked only when the person chooses to (buttons of the summary).
     if slots.get("want_idea"):
@@ -349,6 +352,9 @@ class Turn:
         correcting = self.slots.get("description") not in (None, SKIPPED) or self.slots.get(
             "summary_ok") is not None
         self.answered("description", clean_answer(self.text, 4000))
+        role = role_from_text(self.text)
+        if role in ("agent", "association", "entreprise") and self.slots.get("reporter_role") is None:
+            self.set("reporter_role", role)
         self.set("theme", theme.get("name") or "autre")
         self.set("theme_confidence", float(theme.get("confidence") or 0.0))
         self.set("theme_ranking", top_themes(self.message))
@@ -613,8 +619,10 @@ class Turn:
         """Apply a correction: a new value ("c'est depuis janvier") or a field to ask again."""
         before = dict(self.changes)
         self.details(overwrite=True)
-        role = role_from_text(self.text) if self.entity("field") == "reporter_role" else None
-        if role:
+        named = field_from_text(self.text, self.entity("field"))
+        short = len(words(self.text)) <= 6
+        role = role_from_text(self.text) if named in (None, "reporter_role") and short else None
+        if role and role != self.slots.get("reporter_role"):
             self.answered("reporter_role", role)
         if self.changes.keys() - before.keys() - {"retries"}:
             self.say("utter_correction_noted")
@@ -629,6 +637,8 @@ class Turn:
             self.set("theme_confirmed", False)
         elif field == "solution_idea":
             self.set("want_idea", True)
+        elif field == "reporter_role":
+            self.set("want_role", True)
         elif field == "contact":
             self.set("contact_wanted", True)
         self.set("change_pending", None)
@@ -686,6 +696,10 @@ def warm_up_redaction() -> None:
     threading.Thread(target=redaction.warm_up, name="redaction-warm-up", daemon=True).start()
 
 
+def default_role(mode: str) -> str:
+    return "citoyen" if mode == WEB else "autre"
+
+
 def intake_from_slots(tracker: Tracker, slots: Dict[Text, Any], mode: str) -> store.Intake:
     """What the conversation gathered, ready for the backlog."""
 
@@ -696,7 +710,7 @@ def intake_from_slots(tracker: Tracker, slots: Dict[Text, Any], mode: str) -> st
     contact = value("contact") if slots.get("contact_consent") is True else None
     place = value("place")
     location = value("location") or (place if not value("service") else None)
-    role = "agent" if mode == AGENT else (value("reporter_role") or "autre")
+    role = "agent" if mode == AGENT else (value("reporter_role") or default_role(mode))
     return store.Intake(
         intake_key=slots.get("intake_key") or f"{tracker.sender_id}:{uuid.uuid4().hex}",
         description=value("description") or "",
@@ -897,8 +911,9 @@ def summary_text(tracker: Tracker, domain: DomainDict, mode: str) -> str:
         if name in ("location", "service") and raw in (None, SKIPPED):
             continue
         if name == "reporter_role":
-            if mode == AGENT or raw in (None, SKIPPED):
+            if mode == AGENT:
                 continue
+            raw = raw if raw not in (None, SKIPPED) else default_role(mode)
             raw = response_text(domain, f"utter_role_{raw}") or raw
         if name == "contact":
             if tracker.get_slot("contact_consent") is not True:

@@ -293,11 +293,16 @@ async def test_phone_desk_asks_consent_first_and_records_the_agent(domain, backl
 def test_agents_get_a_shorter_flow():
     agent = plan({"description": DESCRIPTION, "theme_confidence": 0.9, "location": "x"}, "agent")
     web = plan({"description": DESCRIPTION, "theme_confidence": 0.9, "location": "x"}, "web")
-    assert "reporter_role" not in agent and "reporter_role" in web
+    desk = plan({"description": DESCRIPTION, "theme_confidence": 0.9, "location": "x",
+                 "recording_consent": True}, "desk")
+    assert "reporter_role" not in agent and "reporter_role" not in web and "reporter_role" in desk
     # Optional questions come only on request, for everyone.
     for questions in (agent, web):
         assert "solution_idea" not in questions and "contact" not in questions
-    assert len(agent) < len(web)
+    # An agent naming the service is not asked where it happens.
+    web_service = plan({"description": DESCRIPTION, "theme_confidence": 0.9, "service": "CAF"}, "web")
+    agent_service = plan({"description": DESCRIPTION, "theme_confidence": 0.9, "service": "CAF"}, "agent")
+    assert "place" in web_service and "place" not in agent_service
 
 
 async def test_an_agent_ticket_has_the_agent_role(domain, backlog_db):
@@ -312,9 +317,9 @@ async def test_me_too_offers_to_join_close_reports_and_a_no_keeps_it_apart(domai
         store.save_intake(backlog_db(), store.Intake(
             intake_key=f"old-{number}", description="le car de 7 h ne passe pas à Quimper le matin",
             theme="transports"))
-    slots = {**AT_SUMMARY, "similar_count": None, "reporter_role": None,
-             "requested_slot": "reporter_role"}
-    slots, _, _ = await turn(domain, "habitante", slots=slots)
+    slots = {**AT_SUMMARY, "similar_count": None, "consequences": None,
+             "requested_slot": "consequences"}
+    slots, _, _ = await turn(domain, "je perds du temps", slots=slots)
     assert slots["similar_count"] == 2 and slots["requested_slot"] == "similar_join"
     slots, _, _ = await turn(domain, "non c'est différent", intent="deny", slots=slots)
     assert slots["similar_join"] is False
@@ -544,3 +549,19 @@ async def test_an_answer_instead_of_yes_or_no_to_cancel_goes_on_and_counts(domai
                                 intent="describe_irritant", slots=slots)
     assert said == ["utter_continue", "utter_intake_started"]
     assert slots["description"] == "les toilettes du port sont fermées tout l'hiver"
+
+
+async def test_on_the_web_the_role_is_read_from_the_words_or_taken_as_resident(domain, backlog_db):
+    slots, _, _ = await turn(domain, "notre association n'a toujours pas la subvention", intent="describe_irritant")
+    assert slots["reporter_role"] == "association"
+    slots = {**AT_SUMMARY, "reporter_role": None}
+    dispatcher = CollectingDispatcher()
+    await AskSummaryOk().run(dispatcher, make_tracker("", slots=slots), domain)
+    assert "• Vous êtes : un habitant" in dispatcher.messages[0]["summary"]
+    fixed, _, _ = await turn(domain, "je suis une entreprise", intent="inform", slots=slots)
+    assert fixed["reporter_role"] == "entreprise" and fixed["requested_slot"] == "summary_ok"
+    asked, _, _ = await turn(domain, '/correct{"field": "reporter_role"}', intent="correct", slots=slots,
+                             entities=[{"entity": "field", "value": "reporter_role"}])
+    assert asked["requested_slot"] == "reporter_role"
+    filed, _, _ = await turn(domain, "oui", intent="affirm", slots=slots)
+    assert store.get_ticket(backlog_db(), filed["filed_reference"]).reporter_role == "citoyen"

@@ -14,7 +14,7 @@ def test_conversation_and_ticket_live_in_postgresql(running_on_postgres):
     sender = "pg-" + uuid.uuid4().hex
     running.say(sender, "bonjour")
     running.say(sender, "je n'arrive pas à me connecter au site de la région avec FranceConnect")
-    for answer in ("Lorient", "moi", "à chaque fois", "/skip", "/skip", "citoyen"):
+    for answer in ("Lorient", "moi", "à chaque fois", "/skip", "/skip"):
         running.say(sender, answer)
     reference = running.confirm(sender)
     ticket = requests.get(f"{running.web}/api/tickets/{reference}", headers=running.auth, timeout=30).json()
