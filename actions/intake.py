@@ -895,7 +895,8 @@ def summary_text(tracker: Tracker, domain: DomainDict, mode: str) -> str:
     unknown = response_text(domain, "utter_value_unknown")
 
     def line(name: str, value: str) -> str:
-        return response_text(domain, f"utter_summary_line_{name}").format(value=value)
+        template = pick_response(domain, f"utter_summary_line_{name}", mode, False)
+        return response_text(domain, template).format(value=value)
 
     lines = [response_text(domain, pick_response(domain, "utter_summary_intro", mode, False))]
     theme = tracker.get_slot("theme") or "autre"
