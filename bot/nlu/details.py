@@ -131,13 +131,15 @@ def frequency_value(match: re.Match) -> Tuple[str, Dict[str, object]]:
 
 _MONTHS = r"(?:janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre)"
 _SEASONS = r"(?:la\s+rentree|l'ete|l'hiver|le\s+printemps|l'automne|les\s+vacances|noel|paques|la\s+toussaint)"
+# "depuis" as people type it in a hurry.
+_DEPUIS = r"(?:depuis|depui|depuit|dpuis|dpuis)"
 SINCE = re.compile(
     r"\b(?:"
-    rf"(?P<dur>(?:depuis|ca\s+fait|cela\s+fait|sa\s+fait|ya|il\s+y\s+a)\s+(?:(?:plus\s+de|presque|bientot|environ|pres\s+de|au\s+moins)\s+)?(?P<n>{_NUM}|quelques|plusieurs|des)\s+(?P<unit>jours?|semaines?|mois|ans|annees?|heures?))"
-    rf"|(?P<month>depuis\s+(?:le\s+mois\s+d[e']\s*|le\s+\d{{1,2}}\s+|debut\s+|fin\s+|mi\s*-?\s*)?{_MONTHS}(?:\s+dernier|\s+\d{{4}})?)"
-    rf"|(?P<season>depuis\s+(?:le\s+debut\s+de\s+|la\s+fin\s+de\s+)?{_SEASONS}(?:\s+derniere?|\s+\d{{4}})?)"
-    r"|(?P<year>depuis\s+(?:le\s+debut\s+de\s+l'annee|le\s+debut\s+de\s+l'an|l'an\s+dernier|l'annee\s+derniere|(?:le\s+debut\s+de\s+|fin\s+)?(?:19|20)\d{2}))"
-    r"|(?P<vague>depuis\s+(?:toujours|longtemps|tres\s+longtemps|des\s+annees|des\s+mois|des\s+semaines|hier|avant-hier|ce\s+matin|cette\s+semaine|la\s+semaine\s+derniere|le\s+mois\s+dernier|le\s+debut|le\s+confinement|le\s+covid|la\s+reforme|la\s+fusion|le\s+changement\s+d'horaires?|le\s+nouveau\s+site|la\s+mise\s+a\s+jour))"
+    rf"(?P<dur>(?:{_DEPUIS}|ca\s+fait|cela\s+fait|sa\s+fait|ya|il\s+y\s+a)\s+(?:(?:plus\s+de|presque|bientot|environ|pres\s+de|au\s+moins)\s+)?(?P<n>{_NUM}|quelques|plusieurs|des)\s+(?P<unit>jours?|semaines?|mois|ans|annees?|heures?))"
+    rf"|(?P<month>{_DEPUIS}\s+(?:le\s+mois\s+d[e']\s*|le\s+\d{{1,2}}\s+|debut\s+|fin\s+|mi\s*-?\s*)?{_MONTHS}(?:\s+dernier|\s+\d{{4}})?)"
+    rf"|(?P<season>{_DEPUIS}\s+(?:le\s+debut\s+de\s+|la\s+fin\s+de\s+)?{_SEASONS}(?:\s+derniere?|\s+\d{{4}})?)"
+    rf"|(?P<year>{_DEPUIS}\s+(?:le\s+debut\s+de\s+l'annee|le\s+debut\s+de\s+l'an|l'an\s+dernier|l'annee\s+derniere|(?:le\s+debut\s+de\s+|fin\s+)?(?:19|20)\d{{2}}))"
+    rf"|(?P<vague>{_DEPUIS}\s+(?:toujours|longtemps|tres\s+longtemps|des\s+annees|des\s+mois|des\s+semaines|hier|avant-hier|ce\s+matin|cette\s+semaine|la\s+semaine\s+derniere|le\s+mois\s+dernier|le\s+debut|le\s+confinement|le\s+covid|la\s+reforme|la\s+fusion|le\s+changement\s+d'horaires?|le\s+nouveau\s+site|la\s+mise\s+a\s+jour))"
     r")\b"
 )
 
@@ -152,7 +154,10 @@ def since_value(match: re.Match, original: str) -> Tuple[str, Dict[str, object]]
         if n is None:
             return f"depuis {n_word} {unit}", {"unit": match.group("unit")}
         return f"depuis {n} {unit}", {"amount": n, "unit": match.group("unit").rstrip("s") if match.group("unit") != "mois" else "mois"}
-    return " ".join(original.split()), {}
+    words = original.split()
+    if words and fold(words[0]) in ("depui", "depuit", "dpuis"):
+        words[0] = "depuis"
+    return " ".join(words), {}
 
 
 # --- communes of Brittany -------------------------------------------------------

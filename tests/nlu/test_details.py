@@ -121,3 +121,12 @@ def test_merge_keeps_a_learned_place_that_contains_a_commune_and_drops_overlaps(
         ("since", "depuis 3 mois", "DetailsExtractor"),
     ]
     assert merged[0]["additional_info"]["insee"] == "35238"
+
+
+@pytest.mark.parametrize("text, value", [
+    ("jai pa recu mon rsa depui janvier", "depuis janvier"),
+    ("dpuis 3 mois", "depuis 3 mois"),
+    ("depuis 2020", "depuis 2020"),
+])
+def test_since_as_typed_in_a_hurry(text, value):
+    assert [s.value for s in find_details(text) if s.entity == "since"] == [value]
