@@ -15,7 +15,6 @@ import pytest
 import requests
 
 from scripts.personas import DeskConversation, RasaConversation, load_personas, new_sender, play
-from tests.e2e.conftest import DESK_TOKEN
 
 pytestmark = pytest.mark.e2e
 
@@ -55,7 +54,9 @@ def check(expect, found, transcript):
 def test_persona(persona, running):
     before = count(running)
     token = running.env["DIGOR_RASA_TOKEN"]
-    conversation = (DeskConversation(running.rasa, token, DESK_TOKEN) if persona.channel == "desk"
+    # The desk agent's token, as the stack got it ("name:token").
+    desk_token = running.env["DIGOR_DESK_AGENTS"].split(":", 1)[1]
+    conversation = (DeskConversation(running.rasa, token, desk_token) if persona.channel == "desk"
                     else RasaConversation(running.rasa, token, new_sender(persona)))
     result = play(persona, conversation)
     transcript = "\n".join(f"> {t['user']}\n{t['bot']}" for t in result.transcript)
