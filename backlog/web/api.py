@@ -70,22 +70,28 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(build_openapi(theme_ids(settings.themes_file)))
 
 
+def parse_utc(raw: str) -> dt.datetime:
+    """A date or date-time of a query string in ISO 8601 ("Z" or an offset turned
+    into naive UTC); ValueError when it is not one."""
+    # A "+" of an offset arrives as a space when the client did not encode it.
+    raw = raw.strip().replace(" ", "+")
+    value = dt.datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith("Z") else raw)
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value
+
+
 def _datetime_param(request: web.Request, name: str) -> dt.datetime | None:
     """A date or date-time in ISO 8601; with an offset it is turned into UTC."""
     raw = request.query.get(name)
     if not raw:
         return None
-    # A "+" of an offset arrives as a space when the client did not encode it.
-    raw = raw.strip().replace(" ", "+")
     try:
-        value = dt.datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith("Z") else raw)
+        return parse_utc(raw)
     except ValueError:
         raise _bad_request(
             f"Le paramètre {name} doit être une date, par exemple 2026-03-01 ou 2026-03-01T08:30:00Z."
         ) from None
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return value
 
 
 def _filters(request: web.Request) -> store.TicketFilter:

@@ -29,6 +29,7 @@ from backlog import store
 from backlog.models import STATUSES, Ticket, utcnow
 from backlog.themes import load_themes, theme_label
 from backlog.web import keys
+from backlog.web.api import parse_utc
 from backlog.web.auth import token_label
 
 OPEN = ("nouveau", "en_etude", "retenu", "en_incubation")
@@ -108,14 +109,10 @@ def _date(request: web.Request, name: str) -> dt.datetime | None:
     raw = request.query.get(name)
     if not raw:
         return None
-    raw = raw.strip().replace(" ", "+")
     try:
-        value = dt.datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith("Z") else raw)
+        return parse_utc(raw)
     except ValueError:
         raise ValueError(f"{name} doit être une date W3C, par exemple 2026-03-01T08:30:00Z.") from None
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return value
 
 
 def _find_requests(db, ids, codes, statuses, start, end) -> list[Ticket]:
