@@ -75,8 +75,6 @@ DETAIL_ENTITIES = {
     "since": "since",
     "affected": "affected",
 }
-# Free answers: any words are fine, "je ne sais pas" moves on.
-FREE_SLOTS = ("place", "affected", "frequency", "since", "consequences", "solution_idea")
 # Every slot of an intake: reset together once it is filed or dropped.
 INTAKE_SLOTS = (
     "description", "place", "location", "service", "affected", "frequency", "since",
@@ -268,15 +266,20 @@ class Turn:
         entities = reversed(self.entities) if last else self.entities
         return first_entity(entities, name)
 
-    def retry(self, slot: str, skippable: bool = True) -> None:
-        """The answer was not understood: ask again in other words, twice at most."""
+    def retry(self, slot: str, skippable: bool = True) -> bool:
+        """The answer was not understood: ask again in other words, twice at most.
+
+        True once the retries are spent; a skippable question is then skipped.
+        """
         retries = dict(self.slots.get("retries") or {})
         retries[slot] = retries.get(slot, 0) + 1
-        if retries[slot] > MAX_RETRIES and skippable:
+        spent = retries[slot] > MAX_RETRIES
+        if spent and skippable:
             retries.pop(slot)
             self.say("utter_skip_question")
             self.set(slot, SKIPPED)
         self.set("retries", retries)
+        return spent
 
     def answered(self, slot: str, value: Any) -> None:
         self.set(slot, value)
@@ -387,8 +390,7 @@ class Turn:
         elif self.intent in (NO, "start_over"):
             self.start_again()
         else:
-            self.retry("resume_choice", skippable=False)
-            if (self.slots.get("retries") or {}).get("resume_choice", 0) > MAX_RETRIES:
+            if self.retry("resume_choice", skippable=False):
                 self.set("resume_pending", None)
 
     def answer_callback_wanted(self) -> None:
@@ -401,8 +403,7 @@ class Turn:
             self.answered("callback_wanted", False)
             self.callback_done()
         else:
-            self.retry("callback_wanted")
-            if self.slots.get("callback_wanted") == SKIPPED:
+            if self.retry("callback_wanted"):
                 self.set("callback_wanted", False)
                 self.callback_done()
 
@@ -414,8 +415,7 @@ class Turn:
                 self.set("callback_wanted", False)
                 self.callback_done()
                 return
-            self.retry("callback_phone")
-            if self.slots.get("callback_phone") == SKIPPED:
+            if self.retry("callback_phone"):
                 self.set("callback_wanted", False)
                 self.callback_done()
             return
@@ -467,8 +467,7 @@ class Turn:
                 if handler is not None:
                     handler()
         else:
-            self.retry("cancel_confirm", skippable=False)
-            if (self.slots.get("retries") or {}).get("cancel_confirm", 0) > MAX_RETRIES:
+            if self.retry("cancel_confirm", skippable=False):
                 self.set("cancel_pending", None)
 
     def answer_recording_consent(self) -> None:
@@ -545,8 +544,7 @@ class Turn:
         elif self.intent in (NO, SKIP):
             self.drop_contact()
         else:
-            self.retry("contact")
-            if self.slots.get("contact") == SKIPPED:
+            if self.retry("contact"):
                 self.drop_contact(quiet=True)
 
     def drop_contact(self, quiet: bool = False) -> None:
@@ -562,8 +560,7 @@ class Turn:
         elif self.intent in (NO, SKIP):
             self.drop_contact()
         else:
-            self.retry("contact_consent", skippable=False)
-            if (self.slots.get("retries") or {}).get("contact_consent", 0) > MAX_RETRIES:
+            if self.retry("contact_consent", skippable=False):
                 self.drop_contact()
 
     def answer_theme_choice(self) -> None:
@@ -581,8 +578,7 @@ class Turn:
         elif self.intent not in ("gibberish", NO) and said in ranking and has_words(self.text):
             self.choose_theme(said)
         else:
-            self.retry("theme_choice")
-            if self.slots.get("theme_choice") == SKIPPED:
+            if self.retry("theme_choice"):
                 self.set("theme_confirmed", True)  # keep the classifier's theme
 
     def choose_theme(self, theme: str) -> None:
@@ -600,8 +596,7 @@ class Turn:
         elif self.intent in (NO, SKIP):
             self.answered("similar_join", False)
         else:
-            self.retry("similar_join")
-            if self.slots.get("similar_join") == SKIPPED:
+            if self.retry("similar_join"):
                 self.set("similar_join", False)
 
     def answer_change_field(self) -> None:
@@ -610,8 +605,7 @@ class Turn:
             self.file()
             return
         if not self.correct():
-            self.retry("change_field", skippable=False)
-            if (self.slots.get("retries") or {}).get("change_field", 0) > MAX_RETRIES:
+            if self.retry("change_field", skippable=False):
                 self.set("change_pending", None)
                 self.set("retries", {})
 
@@ -761,10 +755,7 @@ class ValidateIntakeForm(FormValidationAction):
         turn = Turn(tracker, domain, dispatcher)
         # The turn may touch the database (filing, "moi aussi"): off the loop.
         changes = await asyncio.get_running_loop().run_in_executor(None, turn.run)
-        events: List[EventType] = [SlotSet(name, value) for name, value in changes.items()
-                                   if name != "outcome"]
-        if turn.slots.get("outcome"):
-            events.append(SlotSet("outcome", turn.slots["outcome"]))
+        events: List[EventType] = [SlotSet(name, value) for name, value in changes.items()]
         events.append(SlotSet("requested_slot", next_question(turn.slots, turn.mode)))
         return events
 
