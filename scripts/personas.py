@@ -126,9 +126,7 @@ class RasaConversation:
                 json={"sender": self.sender, "message": text}, timeout=self.timeout,
             )
             response.raise_for_status()
-            texts = [item.get("text") or "" for item in response.json()]
-            self._seen_events = len(self.tracker().get("events") or [])
-            return texts
+            return [item.get("text") or "" for item in response.json()]
         # Other channels answer elsewhere (Teams, Mattermost): read the tracker.
         before = self._seen_events
         self._send(self.sender, text)
