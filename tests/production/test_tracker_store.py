@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 from rasa.core.agent import Agent
-from rasa.core.tracker_store import FailSafeTrackerStore, TrackerStore
+from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore, TrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
 from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy import create_engine, text
 
@@ -40,6 +40,41 @@ async def test_sqlite_store_is_ours_and_keeps_conversations(tmp_path):
     again = await store.retrieve("s1")
     assert again.get_slot("location") == "Quimperlé"
     assert store.health.ok and store.health.failures == 0
+
+
+async def test_same_rows_as_rasas_own_store_both_ways_and_sessions_kept_apart(tmp_path):
+    """Our lean SQL reads and writes exactly what Rasa's ORM store does."""
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    ours = from_endpoints(url)
+    rasas = SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "tracker.db"))
+
+    tracker = await ours.get_or_create_tracker("both")
+    tracker.update(UserUttered("le car ne passe plus", intent={"name": "describe_irritant", "confidence": 0.9}))
+    tracker.update(SlotSet("location", "Quimperlé"))
+    await ours.save(tracker)
+    # Rasa's store continues the conversation from what ours wrote...
+    theirs = await rasas.retrieve("both")
+    assert [e.as_dict() for e in theirs.events] == [e.as_dict() for e in tracker.events]
+    theirs.update(ActionExecuted("action_listen"))
+    await rasas.save(theirs)
+    # ...and ours reads it back, then adds only the new events.
+    again = await ours.retrieve("both")
+    assert [e.as_dict() for e in again.events] == [e.as_dict() for e in theirs.events]
+    again.update(SessionStarted(timestamp=time.time() + 1))
+    again.update(SlotSet("location", "Brest", timestamp=time.time() + 2))
+    await ours.save(again)
+    # Only the latest session is read back, by both stores; the full tracker has all.
+    latest = await ours.retrieve("both")
+    await ours.save(latest)  # saving what was read adds nothing
+    with create_engine(url).connect() as connection:
+        rows = connection.execute(text("SELECT type_name, intent_name FROM events ORDER BY id")).all()
+    assert len(rows) == len(again.events)
+    assert ("user", "describe_irritant") in rows
+    assert [e.type_name for e in latest.events] == ["session_started", "slot"]
+    assert latest.get_slot("location") == "Brest"
+    assert [e.as_dict() for e in latest.events] == [e.as_dict() for e in (await rasas.retrieve("both")).events]
+    assert len((await ours.retrieve_full_tracker("both")).events) == len(again.events)
+    assert await ours.retrieve("nobody") is None
 
 
 @pytest.mark.parametrize(
