@@ -168,7 +168,7 @@ def test_both_replicas_are_healthy_on_postgresql_and_redis(replicas):
         report = requests.get(f"http://127.0.0.1:{env['DIGOR_RASA_PORT']}/webhooks/health/", timeout=30).json()
         assert report["status"] == "ok", report
         assert report["tracker_store"]["type"] == "HealthCheckedSQLTrackerStore"
-        assert report["lock_store"] == {"ok": True, "type": "RedisLockStore"}
+        assert report["lock_store"] == {"ok": True, "type": "AtomicRedisLockStore"}
 
 
 def test_conversations_alternating_between_replicas_file_complete_tickets(replicas):
