@@ -18,8 +18,9 @@ from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize as l2_normalize
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.storage.resource import Resource
@@ -36,6 +37,29 @@ SPACY_DOC = "text_spacy_doc"
 MODEL_FILE = "text_classifier.skops"
 
 Ranking = List[Dict[str, Any]]
+
+
+def tfidf(vectorizer: TfidfVectorizer, idf: np.ndarray, texts: List[str]) -> csr_matrix:
+    """`vectorizer.transform(texts)`, without recomputing the idf vector at
+    every call (scikit-learn 1.1 sums its diagonal matrix each time)."""
+    matrix = CountVectorizer.transform(vectorizer, texts).astype(np.float64)
+    if vectorizer.sublinear_tf:
+        np.log(matrix.data, matrix.data)
+        matrix.data += 1
+    matrix.data *= idf[matrix.indices]
+    return l2_normalize(matrix, norm=vectorizer.norm, copy=False)
+
+
+def fast_ready(model: Dict[str, Any]) -> Dict[str, Any]:
+    """Precompute what every prediction needs: the idf vectors, and the
+    classifier's weights in Fortran order, so that the sparse product with
+    their transpose reads them in place instead of copying the whole matrix
+    (a quarter of the parse time before)."""
+    model["idf"] = {name: np.asarray(model[name].idf_) for name in ("words", "chars")}
+    classifier = model.get("classifier")
+    if classifier is not None:
+        classifier.coef_ = np.asfortranarray(classifier.coef_)
+    return model
 
 
 class TextClassifier(GraphComponent):
@@ -105,7 +129,8 @@ class TextClassifier(GraphComponent):
 
     def _features(self, messages: List[Message]) -> csr_matrix:
         texts = [normalize(message.get(TEXT) or "") for message in messages]
-        parts = [self.model["words"].transform(texts), self.model["chars"].transform(texts)]
+        idf = self.model.get("idf") or fast_ready(self.model)["idf"]
+        parts = [tfidf(self.model[name], idf[name], texts) for name in ("words", "chars")]
         if self.model["spacy_dim"]:
             dense = self._spacy_matrix(messages)
             if dense is None:
@@ -156,6 +181,7 @@ class TextClassifier(GraphComponent):
         classifier.fit(self._features(messages), [label for _, label in examples])
         self.model["classifier"] = classifier
         self.persist()
+        fast_ready(self.model)
         return self._resource
 
     # -- inference -----------------------------------------------------------
@@ -209,4 +235,5 @@ class TextClassifier(GraphComponent):
             # Written by `persist` when this project trained the model: the
             # types in it are the ones `train` put there.
             state = sio.load(path, trusted=sio.get_untrusted_types(file=path))
-        return cls(config, model_storage, resource, labels=state["labels"], model=state["model"])
+        model = state["model"]
+        return cls(config, model_storage, resource, labels=state["labels"], model=fast_ready(model) if model else model)

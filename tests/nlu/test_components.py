@@ -64,6 +64,32 @@ def test_theme_classifier_trains_persists_loads_and_ranks_every_theme(storage):
     assert "theme" in message.output_properties
 
 
+def test_the_fast_prediction_path_gives_scikit_learns_own_numbers(storage):
+    """bot.nlu.text_classifier.tfidf and the Fortran-ordered weights are only
+    speed: same features and same probabilities as scikit-learn's own calls."""
+    import copy
+
+    import numpy as np
+
+    from bot.nlu.normalize import normalize
+    from bot.nlu.text_classifier import tfidf
+
+    config = {**ThemeClassifier.get_default_config(), "themes_file": THEMES_FILE, "use_spacy_vectors": False}
+    ThemeClassifier.create(config, storage, Resource("fast"), context()).train(TrainingData(messages_for()))
+    loaded = ThemeClassifier.load(config, storage, Resource("fast"), context())
+    model = loaded.model
+    assert model["classifier"].coef_.flags["F_CONTIGUOUS"]
+    texts = [normalize(t) for t in ["le car passe pas le matin", "jarrive pa a me conecter", "", "zzz"]]
+    for name in ("words", "chars"):
+        ours = tfidf(model[name], model["idf"][name], texts).toarray()
+        assert np.allclose(ours, model[name].transform(texts).toarray())
+    messages = [Message.build(text) for text in texts]
+    features = loaded._features(messages)
+    as_trained = copy.deepcopy(model["classifier"])
+    as_trained.coef_ = np.ascontiguousarray(as_trained.coef_)
+    assert np.allclose(model["classifier"].predict_proba(features), as_trained.predict_proba(features))
+
+
 def test_theme_classifier_refuses_an_unknown_theme(storage):
     config = {**ThemeClassifier.get_default_config(), "themes_file": THEMES_FILE, "use_spacy_vectors": False}
     classifier = ThemeClassifier.create(config, storage, Resource("bad"), context())
