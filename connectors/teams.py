@@ -240,6 +240,27 @@ def activity_tenant(activity: Dict[str, Any]) -> Optional[str]:
     return tenant or None
 
 
+# The JSON type of the activity's fields this channel reads, when present.
+_ACTIVITY_FIELDS = {
+    "type": str, "id": str, "text": str, "serviceUrl": str, "channelId": str,
+    "from": dict, "recipient": dict, "conversation": dict, "channelData": dict,
+    "entities": list, "membersAdded": list,
+}
+
+
+def well_formed(activity: Dict[str, Any]) -> bool:
+    """True when every field read here has the type of the Bot Framework schema (or is absent)."""
+    for name, kind in _ACTIVITY_FIELDS.items():
+        if activity.get(name) is not None and not isinstance(activity[name], kind):
+            return False
+    tenant = (activity.get("channelData") or {}).get("tenant")
+    conversation = activity.get("conversation") or {}
+    return (tenant is None or isinstance(tenant, dict)) and all(
+        conversation.get(name) is None or isinstance(conversation[name], str)
+        for name in ("id", "tenantId", "conversationType")
+    )
+
+
 def bot_was_added(activity: Dict[str, Any]) -> bool:
     bot_id = (activity.get("recipient") or {}).get("id")
     return any(
@@ -322,6 +343,9 @@ class TeamsInput(InputChannel):
                 activity = None
             if not isinstance(activity, dict):
                 activity = {}
+            if not well_formed(activity):
+                # The Bot Framework never sends this: nothing of it reaches Rasa.
+                return response.json({"error": "malformed activity"}, status=400)
             try:
                 await self.authenticator.authenticate(
                     request.headers.get("Authorization", ""), activity

@@ -290,6 +290,27 @@ async def test_malformed_body_is_refused(microsoft, rasa, serve_channel):
     assert rasa.messages == []
 
 
+@pytest.mark.parametrize(
+    "field, value",
+    [("from", "29:1agent-x"), ("from", 12345), ("conversation", "a:1"), ("recipient", ["Digor"]),
+     ("text", {"text": "bonjour"}), ("text", 42), ("entities", 5), ("channelData", {"tenant": "t"}),
+     ("conversation", {"id": 7})],
+)
+async def test_an_activity_with_fields_of_the_wrong_type_is_refused(microsoft, rasa, serve_channel, field, value):
+    channel = channel_for(microsoft)
+    base = await serve_channel(channel, rasa)
+    activity = message_activity(microsoft)
+    if field == "conversation" and isinstance(value, dict):
+        value = {**activity["conversation"], **value}
+    activity[field] = value
+
+    status, _ = await send(base, activity, microsoft.mint())
+
+    assert status == 400
+    await channel.close()
+    assert rasa.messages == [] and microsoft.activities == []
+
+
 def test_strip_mentions_only_removes_the_bot():
     activity = {
         "text": "<at>Digor</at> voir avec <at>Marie</at> pour la cantine",
