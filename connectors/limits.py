@@ -26,7 +26,7 @@ looser.
 `configure_request_size(app)` bounds the body of any request to the Rasa
 server to `DIGOR_MAX_REQUEST_BYTES` (2 MB by default; Sanic's own default is
 100 MB): a message of 1 MB still arrives and is cut by the channel, anything
-larger gets 413.
+larger gets 413, with a French message (`answer_too_large_in_french(app)`).
 """
 
 from __future__ import annotations
@@ -39,12 +39,17 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from sanic import response
+from sanic.exceptions import PayloadTooLarge
+from sanic.response import HTTPResponse
+
 logger = logging.getLogger(__name__)
 
 RATE_LIMITED = (
     "Vous envoyez beaucoup de messages en peu de temps. "
     "Attendez une minute, puis écrivez de nouveau."
 )
+TOO_LARGE = "Votre message est beaucoup trop long. Écrivez-le en quelques phrases, puis envoyez-le de nouveau."
 DEFAULT_MAX_REQUEST_BYTES = 2 * 1024 * 1024
 MAX_KEYS = 100_000
 
@@ -230,6 +235,15 @@ def configure_request_size(app: Any, env: Optional[Mapping[str, str]] = None) ->
     size = int(env.get("DIGOR_MAX_REQUEST_BYTES") or DEFAULT_MAX_REQUEST_BYTES)
     app.config.REQUEST_MAX_SIZE = size
     return size
+
+
+def answer_too_large_in_french(app: Any) -> None:
+    """A body over the bound gets 413 with a French message (Sanic's own is in English)."""
+
+    def too_large(_request: Any, _exception: Exception) -> HTTPResponse:
+        return response.json({"error": TOO_LARGE}, status=413)
+
+    app.error_handler.add(PayloadTooLarge, too_large)
 
 
 def rate_limited_answer(sender_id: str) -> Dict[str, Any]:

@@ -75,6 +75,7 @@ async def serve_channel():
             host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
         )
         await server.startup()
+        await server.before_start()  # the channel's "before_server_start" listeners, as `rasa run` runs them
         servers.append((server, channel))
         return f"http://127.0.0.1:{port}/webhooks/{channel.url_prefix()}"
 
@@ -380,6 +381,20 @@ class ThreadedServers:
         asyncio.run_coroutine_threadsafe(cleanup(), self.loop).result(timeout=30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
+
+
+def channel_env(mattermost: FakeMattermost, microsoft: FakeMicrosoft, mattermost_token: str) -> Dict[str, str]:
+    """The Rasa server's environment for Mattermost and Teams, pointed at the fakes."""
+    return {
+        "DIGOR_MATTERMOST_URL": mattermost.url,
+        "DIGOR_MATTERMOST_TOKEN": mattermost_token,
+        "DIGOR_MATTERMOST_BOT_TOKEN": mattermost.bot_token,
+        "DIGOR_TEAMS_APP_ID": microsoft.app_id,
+        "DIGOR_TEAMS_APP_PASSWORD": microsoft.app_password,
+        "DIGOR_TEAMS_TENANT_ID": microsoft.tenant_id,
+        "DIGOR_TEAMS_OPENID_URL": microsoft.openid_url,
+        "DIGOR_TEAMS_TOKEN_URL": microsoft.token_url,
+    }
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import requests
 
 from connectors.teams import sender_id as teams_sender_id
 from scripts.personas import REFERENCE, RasaConversation, load_personas, play
+from tests.connectors.conftest import channel_env
 from tests.e2e.conftest import start_stack
 from tests.e2e.test_personas import check
 
@@ -36,14 +37,7 @@ def stack(remote_fakes, tmp_path_factory):
         tmp_path_factory,
         db_url=f"sqlite:///{data / 'backlog.db'}",
         tracker_url=f"sqlite:///{data / 'tracker.db'}",
-        DIGOR_MATTERMOST_URL=mattermost.url,
-        DIGOR_MATTERMOST_TOKEN=MATTERMOST_TOKEN,
-        DIGOR_MATTERMOST_BOT_TOKEN=mattermost.bot_token,
-        DIGOR_TEAMS_APP_ID=microsoft.app_id,
-        DIGOR_TEAMS_APP_PASSWORD=microsoft.app_password,
-        DIGOR_TEAMS_TENANT_ID=microsoft.tenant_id,
-        DIGOR_TEAMS_OPENID_URL=microsoft.openid_url,
-        DIGOR_TEAMS_TOKEN_URL=microsoft.token_url,
+        **channel_env(mattermost, microsoft, MATTERMOST_TOKEN),
     )
     yield running.env
     running.stop()
