@@ -10,7 +10,7 @@ from typing import Iterator
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, inspect, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -19,10 +19,17 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 FIRST_REVISION = "0001"
 # Key of the PostgreSQL advisory lock taken while migrating ("Digor" in ASCII).
 MIGRATION_LOCK_KEY = 0x4469676F72
+# libpq waits for ever for a server that accepts the connection but does not
+# answer, and minutes for a host that drops packets: a connection to the
+# backlog gives up after this many seconds instead, so the person hears
+# "Rien n'est perdu" within seconds. A `?connect_timeout=` in the URL wins
+# (psycopg2, the default PostgreSQL driver, only).
+PG_CONNECT_TIMEOUT_SECONDS = 5
 
 
 def make_engine(url: str) -> Engine:
-    """Create an engine for `url`; SQLite gets WAL and a busy timeout.
+    """Create an engine for `url`; SQLite gets WAL and a busy timeout, a server
+    database a connect timeout and a liveness check of pooled connections.
 
     Two processes write the backlog (the action server files tickets, the
     backlog service updates them), so SQLite must wait for a lock instead of
@@ -41,7 +48,13 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, future=True)
+    # pool_pre_ping: a database restart leaves dead connections in the pool;
+    # each one is tested when taken and replaced instead of failing a request.
+    connect_args = {}
+    parsed = make_url(url)
+    if parsed.get_driver_name() == "psycopg2" and "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_SECONDS
+    return create_engine(url, pool_pre_ping=True, future=True, connect_args=connect_args)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
