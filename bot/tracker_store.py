@@ -51,6 +51,20 @@ from rasa.shared.core.trackers import DialogueStateTracker
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONNECT_TIMEOUT = 60.0
+# libpq waits for ever for a server that accepts the connection but does not
+# answer, and minutes for a host that drops packets: each connection of the
+# store gives up after this many seconds instead (a `connect_timeout` in the
+# URL's query wins), so neither the start-up wait nor a message hangs
+# (psycopg2, the default PostgreSQL driver, only).
+PG_CONNECT_TIMEOUT_SECONDS = 5
+
+
+def connect_args_for(url: Any) -> Dict[str, Any]:
+    """The DBAPI connect arguments that bound the time to connect to `url`."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_driver_name() != "psycopg2" or "connect_timeout" in parsed.query:
+        return {}
+    return {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS}
 # Threads that run the store's SQL; each holds at most one pooled connection.
 SQL_THREADS = 4
 
@@ -73,6 +87,19 @@ class TrackerStoreUnavailable(RuntimeError):
     """
 
 
+def database_unreachable(error: BaseException) -> bool:
+    """True when `error` says the database could not be reached or cut the
+    connection (server stopped or restarting, network), rather than refused
+    the statement itself (missing table, full disk, permissions).
+
+    SQLAlchemy raises a failed connect without a statement, and marks a
+    connection lost in the middle of a statement as invalidated.
+    """
+    if not isinstance(error, sa.exc.DBAPIError):
+        return False
+    return bool(error.connection_invalidated) or error.statement is None
+
+
 @dataclass
 class TrackerStoreHealth:
     """What the last operations of the tracker store did (thread-safe)."""
@@ -82,6 +109,12 @@ class TrackerStoreHealth:
     last_error_at: Optional[float] = None
     last_success_at: Optional[float] = None
     failures: int = 0
+    # Whether the health probe (a read of the events table) is enough to turn
+    # the store green again: yes after a failed read, or after any failure
+    # that came from the database being out of reach; no after a write the
+    # database refused (a full disk is invisible to a read): then only a real
+    # read or write of a conversation does.
+    read_clears: bool = True
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def success(self) -> None:
@@ -89,12 +122,21 @@ class TrackerStoreHealth:
             self.ok = True
             self.last_success_at = time.time()
 
-    def failure(self, error: BaseException) -> None:
+    def failure(self, error: BaseException, operation: str = "retrieve") -> None:
         with self._lock:
             self.ok = False
             self.failures += 1
             self.last_error = f"{type(error).__name__}: {error}"[:500]
             self.last_error_at = time.time()
+            self.read_clears = operation != "save" or database_unreachable(error)
+
+    def read_worked(self) -> None:
+        """A read of the events table worked (the health probe): green again
+        unless the last failure was a write the database refused."""
+        with self._lock:
+            if self.ok or self.read_clears:
+                self.ok = True
+                self.last_success_at = time.time()
 
     def as_dict(self) -> Dict[str, Any]:
         with self._lock:
@@ -117,7 +159,7 @@ def _redacted(url: Any) -> str:
 def wait_for_database(url: Any, timeout: float, interval: float = 1.0) -> None:
     """Return once `SELECT 1` works on `url`; raise TrackerStoreUnavailable after `timeout` s."""
     try:
-        engine = sa.create_engine(url)
+        engine = sa.create_engine(url, connect_args=connect_args_for(url))
     except Exception as error:  # noqa: BLE001 - bad URL, missing driver: all fatal here
         raise TrackerStoreUnavailable(
             f"tracker store: invalid database URL {_redacted(url)}: {type(error).__name__}: {error}"
@@ -189,6 +231,9 @@ class HealthCheckedSQLTrackerStore(SQLTrackerStore):
             engine_url = self.engine.url
             self.engine.dispose()
             engine_kwargs = create_engine_kwargs(engine_url)
+            connect_args = {**connect_args_for(engine_url), **engine_kwargs.get("connect_args", {})}
+            if connect_args:
+                engine_kwargs["connect_args"] = connect_args
             if engine_url.get_backend_name() == "sqlite":
                 # The store's threads share the engine (each its own connection).
                 engine_kwargs["connect_args"] = {
@@ -214,7 +259,7 @@ class HealthCheckedSQLTrackerStore(SQLTrackerStore):
         try:
             result = await call
         except Exception as error:
-            self.health.failure(error)
+            self.health.failure(error, operation)
             logger.error(
                 "tracker store: %s of conversation %s failed: %s: %s",
                 operation, sender_id, type(error).__name__, error,
@@ -288,18 +333,23 @@ class HealthCheckedSQLTrackerStore(SQLTrackerStore):
                 connection.execute(table.insert(), rows)
 
     def ping(self) -> None:
-        """`SELECT 1` on the store's database; raises (and records it) when it fails.
+        """Read the events table (one row at most); raises (and records it) when it fails.
 
-        A working ping does not clear a failed read or write: only the next
-        successful one does, since a ping cannot see a missing table or a
-        full disk.
+        It sees what `SELECT 1` cannot (a missing table, no right to read it).
+        When it works after a failed read, or after the database was out of
+        reach, the store is green again with no conversation needed: after a
+        database restart nobody may write before a load balancer trusts this
+        replica again. After a write the database refused (a full disk) it
+        stays red until a conversation's read or write works.
         """
+        table = self.SQLEvent.__table__
         try:
             with self.engine.connect() as connection:
-                connection.exec_driver_sql("SELECT 1")
+                connection.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).all()
         except Exception as error:
-            self.health.failure(error)
+            self.health.failure(error, "probe")
             raise
+        self.health.read_worked()
 
     async def aping(self, timeout: float = 5.0) -> None:
         loop = asyncio.get_running_loop()

@@ -14,7 +14,13 @@ from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, Use
 from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy import create_engine, text
 
-from bot.tracker_store import HealthCheckedSQLTrackerStore, TrackerStoreUnavailable, unwrap_fail_safe
+from bot.tracker_store import (
+    HealthCheckedSQLTrackerStore,
+    TrackerStoreHealth,
+    TrackerStoreUnavailable,
+    database_unreachable,
+    unwrap_fail_safe,
+)
 
 POSTGRES_URL = os.environ.get("DIGOR_TEST_POSTGRES_URL")
 TYPE = "bot.tracker_store.HealthCheckedSQLTrackerStore"
@@ -198,3 +204,143 @@ async def test_postgresql_connection_killed_then_database_gone(postgres_database
     assert name in store.health.last_error
     with pytest.raises(Exception):
         store.ping()
+
+
+# ---------------------------------------------------------------- health after a database outage
+
+def test_errors_of_a_database_out_of_reach_are_told_from_refused_statements(tmp_path):
+    refused = create_engine("postgresql://postgres@127.0.0.1:1/rasa")  # nothing listens on port 1
+    with pytest.raises(Exception) as out_of_reach:
+        refused.connect()
+    refused.dispose()
+    assert database_unreachable(out_of_reach.value)
+    engine = create_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    with pytest.raises(Exception) as no_table:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT * FROM events"))
+    engine.dispose()
+    assert not database_unreachable(no_table.value)
+    assert not database_unreachable(RuntimeError("not a database error"))
+
+
+def test_only_a_refused_write_needs_more_than_a_read_to_turn_green(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    with pytest.raises(Exception) as no_table:
+        with engine.connect() as connection:
+            connection.execute(text("INSERT INTO events VALUES (1)"))
+    engine.dispose()
+    health = TrackerStoreHealth()
+    health.failure(no_table.value, "retrieve")
+    health.read_worked()
+    assert health.ok
+    health.failure(no_table.value, "save")  # e.g. a full disk: a read cannot see it
+    health.read_worked()
+    assert not health.ok
+    health.success()  # a conversation's read or write
+    assert health.ok
+
+
+async def test_after_an_outage_the_probe_alone_turns_health_green(tmp_path):
+    """Nobody may talk to a replica its health keeps red: when the database
+    is back, the health probe (a read of the events table) must be enough."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    store = from_endpoints(f"sqlite:///{folder / 'tracker.db'}")
+    await a_conversation(store, "s1")
+    folder.rename(tmp_path / "away")  # the database cannot be opened any more
+    try:
+        with pytest.raises(Exception):
+            await store.retrieve("s1")
+        assert store.health.ok is False
+        assert "unable to open database file" in store.health.last_error
+        with pytest.raises(Exception):
+            store.ping()
+        assert store.health.ok is False
+    finally:
+        (tmp_path / "away").rename(folder)
+    store.ping()
+    assert store.health.ok is True
+    assert (await store.retrieve("s1")).get_slot("location") == "Quimperlé"
+
+
+async def test_the_probe_sees_a_missing_table_and_a_refused_write_stays_red(tmp_path):
+    path = tmp_path / "tracker.db"
+    store = from_endpoints(f"sqlite:///{path}")
+    await a_conversation(store, "s1")
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE events RENAME TO events_gone"))
+    tracker = store.init_tracker("s2")
+    tracker.update(UserUttered("bonjour"))
+    with pytest.raises(Exception):
+        await store.save(tracker)
+    with pytest.raises(Exception, match="events"):
+        store.ping()  # SELECT 1 would have answered
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE events_gone RENAME TO events"))
+    engine.dispose()
+    # The last failure is the probe's own (a read): it clears it.
+    store.ping()
+    assert store.health.ok is True
+    # A refused write with the table there (read only for this test) stays red.
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.execute(text(
+            "CREATE TRIGGER no_insert BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        ))
+    with pytest.raises(Exception, match="disk full"):
+        await store.save(tracker)
+    store.ping()
+    assert store.health.ok is False
+    with engine.begin() as connection:
+        connection.execute(text("DROP TRIGGER no_insert"))
+    engine.dispose()
+    await store.save(tracker)
+    assert store.health.ok is True
+
+
+# ---------------------------------------------------------------- a server that does not answer
+
+@pytest.fixture
+def silent_server():
+    """A port that takes TCP connections and never says a word (a hung server)."""
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
+
+
+def test_a_silent_database_stops_the_start_in_bounded_time(silent_server, monkeypatch):
+    """Without a connect timeout libpq would wait for the server's answer for ever."""
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    monkeypatch.setenv("DIGOR_TRACKER_CONNECT_TIMEOUT", "2")
+    pool = ThreadPoolExecutor(1)
+    started = time.monotonic()
+    try:
+        future = pool.submit(from_endpoints, f"postgresql://postgres@127.0.0.1:{silent_server}/rasa")
+        with pytest.raises(TrackerStoreUnavailable, match="timeout expired"):
+            future.result(timeout=30)
+    except FutureTimeout:
+        pytest.fail("the start-up wait hangs on a server that does not answer")
+    finally:
+        pool.shutdown(wait=False)
+    assert time.monotonic() - started < 15
+
+
+@pytest.mark.postgres
+def test_the_store_connects_with_a_timeout_unless_its_url_sets_one(postgres_database):
+    from bot.tracker_store import PG_CONNECT_TIMEOUT_SECONDS
+
+    url, _, _ = postgres_database
+    for store_url, expected in ((url, str(PG_CONNECT_TIMEOUT_SECONDS)), (f"{url}?connect_timeout=7", "7")):
+        store = from_endpoints(store_url)
+        try:
+            with store.engine.connect() as connection:
+                parameters = connection.connection.dbapi_connection.get_dsn_parameters()
+            assert parameters["connect_timeout"] == expected
+        finally:
+            store.engine.dispose()
