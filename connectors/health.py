@@ -3,11 +3,16 @@
 credentials.yml: `connectors.health.HealthInput:` serves
 
 - `GET /webhooks/health/`: 200 `{"status": "ok", ...}` when the tracker
-  store's database answers and its last read/write worked, the lock store
+  store's events table can be read and its last write worked, the lock store
   answers (Redis `PING` when configured) and the action server's `/health`
   answers; else 503 `{"status": "error", ...}` with the failing parts.
 - `GET /webhooks/health/metrics`: Prometheus metrics of this process
   (messages by channel and outcome, time to answer one).
+
+A message that fails (the tracker store's database is away, for instance)
+gets SERVICE_UNAVAILABLE, in French, on its own output channel before the
+error reaches the channel: Rasa's REST channel would otherwise answer 200 with
+an empty list.
 
 At start it also takes Rasa's fail-safe wrapper away from our tracker store
 (see bot/tracker_store.py), so a database failure is never hidden, and
@@ -40,6 +45,13 @@ from connectors.limits import configure_request_size
 logger = logging.getLogger(__name__)
 
 CHECK_TIMEOUT = 3.0
+# What the person reads when a message could not be handled (the tracker
+# store's database is away, for instance): what was said before is kept. It
+# starts like connectors.common.UNAVAILABLE, the other channels' notice.
+SERVICE_UNAVAILABLE = (
+    "Le service ne répond pas pour le moment. Rien n'est perdu : "
+    "renvoyez votre message dans quelques minutes."
+)
 
 MESSAGES = Counter(
     "digor_rasa_messages_total",
@@ -58,8 +70,26 @@ def _truthy(value: Any) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
+async def tell_unavailable(message: UserMessage) -> None:
+    """Send SERVICE_UNAVAILABLE to the person through the message's own output channel.
+
+    Rasa's REST channel answers 200 with whatever the bot said before a failure
+    (often nothing); the channels of connectors/ drop it and give their own
+    answer. Never raises: the failure itself is what the caller reports.
+    """
+    output = getattr(message, "output_channel", None)
+    if output is None:
+        return
+    try:
+        await output.send_text_message(message.sender_id, SERVICE_UNAVAILABLE)
+    except Exception:  # noqa: BLE001 - the channel may be what failed
+        logger.warning("could not tell %s that the service is unavailable", message.sender_id, exc_info=True)
+
+
 def instrument(agent: Any) -> None:
-    """Count and time every message the agent handles (once per agent)."""
+    """Count and time every message the agent handles (once per agent); when
+    one fails (the tracker store's database is away, for instance), the person
+    is told so in French before the error goes on to the channel."""
     if agent is None or getattr(agent, "_digor_instrumented", False):
         return
     handle = agent.handle_message
@@ -72,6 +102,9 @@ def instrument(agent: Any) -> None:
             result = await handle(message)
             outcome = "ok"
             return result
+        except Exception:
+            await tell_unavailable(message)
+            raise
         finally:
             MESSAGE_SECONDS.labels(channel).observe(time.perf_counter() - started)
             MESSAGES.labels(channel, outcome).inc()
@@ -100,7 +133,9 @@ async def check_tracker_store(agent: Any) -> Dict[str, Any]:
         await store.aping(CHECK_TIMEOUT)
     except Exception as error:  # noqa: BLE001 - reported, not raised
         return {"ok": False, "type": type(store).__name__, "error": f"{type(error).__name__}: {error}"[:300], **_history(store)}
-    # Red until a read or write works again after a failure.
+    # The probe is a read of the events table: it turns a failed read, or a
+    # database that was out of reach, green again; a refused write stays red
+    # until a write works (bot/tracker_store.py: TrackerStoreHealth).
     return {"ok": store.health.ok, "type": type(store).__name__, **_history(store)}
 
 
