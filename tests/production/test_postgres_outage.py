@@ -43,9 +43,10 @@ import yaml
 from aiohttp import web
 from sqlalchemy import create_engine, text
 
+from backlog.forwarding import outbox
 from connectors.health import SERVICE_UNAVAILABLE
-from tests.backlog.forwarding_fakes import WEBHOOK_SECRET, FakeWebhook
 from scripts.stack import ROOT
+from tests.backlog.forwarding_fakes import WEBHOOK_SECRET, FakeWebhook
 from tests.e2e.conftest import free_port, start_stack
 
 POSTGRES_URL = os.environ.get("DIGOR_TEST_POSTGRES_URL")
@@ -413,12 +414,15 @@ def test_postgresql_stopped_for_30_seconds_then_restarted(outage_stack):
     references["summary"] = confirm(env, sender["summary"])
     again = say(env, sender["racing"], "oui")
     assert_french_and_clear(again, "oui (again)")
-    if reference_in(again) is None and racing_reference is None:
-        again = say(env, sender["racing"], "oui")
+    if racing_reference and SERVICE_UNAVAILABLE in texts(racing_answers):
+        # Filed, but the turn was not saved: the conversation is still at its
+        # summary, and the intake key gives the same ticket, not a second one.
+        assert reference_in(again) == racing_reference, texts(again)
+    elif racing_reference is None and reference_in(again) is None:
+        again = say(env, sender["racing"], "oui")  # the summary again, then "oui"
     references["racing"] = reference_in(again) or racing_reference
     assert references["racing"], texts(again)
-    if racing_reference and reference_in(again):
-        assert reference_in(again) == racing_reference  # the intake key: the same ticket
+    assert references["racing"] == (racing_reference or references["racing"])
     answers = say(env, sender["midway"], "à Concarneau")
     assert_french_and_clear(answers, "à Concarneau")
     to_summary(env, sender["midway"], [])
@@ -444,9 +448,13 @@ def test_postgresql_stopped_for_30_seconds_then_restarted(outage_stack):
 
     # The outbox drains: each ticket delivered once to the webhook, nothing left, no dead letter.
     wait_for(lambda: sorted(receiver.references()) == sorted(references.values()), 30, "every ticket forwarded")
+    # A message sent just before the stop but not yet marked as sent waits for
+    # its claim's lease to end, then goes again (the receiver keeps it once):
+    # rare, hence the long bound; usually the next round (5 s) drains it.
+    drained = 'digor_outbox_pending{destination="webhook"} 0.0'
     metrics = wait_for(
-        lambda: (lambda m: m if 'digor_outbox_pending{destination="webhook"} 0.0' in m else None)(backlog_metrics(env)),
-        30, "outbox drained",
+        lambda: (lambda m: m if drained in m else None)(backlog_metrics(env)),
+        outbox.LEASE_SECONDS + 15, "outbox drained",
     )
     assert 'digor_outbox_dead_letters{destination="webhook"} 0.0' in metrics
     assert "digor_backlog_database_up 1.0" in metrics
