@@ -43,6 +43,10 @@ CHOICES_HINT = "Répondez par le numéro ou avec vos mots."
 # What a message with no words (only "@digor" or "/digor") means to Rasa.
 GREETING = "/greet"
 _CHOICE_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+# Markdown's punctuation (backslash-escaped, CommonMark) and the start of an @mention
+# (a word joiner after "@" keeps it from notifying anyone).
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+_MENTION = re.compile(r"(?<![\w.+-])@(?=\w)")
 # Mattermost ids: 26 lower-case letters and digits.
 _MATTERMOST_ID = re.compile(r"[a-z0-9]{26}")
 
@@ -65,14 +69,25 @@ def token_is_valid(expected: Iterable[bytes], given: Any) -> bool:
     return matched
 
 
+def as_typed(text: str) -> str:
+    """Text that Mattermost shows as it is written.
+
+    The bot repeats the person's words (the summary): without this, "[ici](http://…)"
+    would be a disguised link and "![](http://…)" an image loaded by every reader,
+    both in the bot's name, and "@channel" would notify the whole channel. The
+    bot's own sentences have no Markdown.
+    """
+    return _MENTION.sub("@\u2060", _MARKDOWN.sub(r"\\\1", text))
+
+
 def render_post(message: Dict[str, Any]) -> str:
     """One Rasa message as the text of one Mattermost post (choices as a numbered list)."""
     parts: List[str] = []
     if message.get("text"):
-        parts.append(str(message["text"]))
+        parts.append(as_typed(str(message["text"])))
     choices = message.get("buttons") or message.get("quick_replies") or []
     if choices:
-        lines = [f"{number}. {choice.get('title', '')}" for number, choice in enumerate(choices, 1)]
+        lines = [f"{number}. {as_typed(str(choice.get('title', '')))}" for number, choice in enumerate(choices, 1)]
         parts.append("\n".join(lines))
         parts.append(f"_{CHOICES_HINT}_")
     if message.get("image"):

@@ -287,6 +287,23 @@ async def test_missing_or_malformed_ids_are_refused(mattermost, rasa, serve_chan
     assert rasa.messages == []
 
 
+@pytest.mark.parametrize(
+    "typed, shown",
+    [
+        ("[cliquez ici](http://phishing.example)", "\\[cliquez ici\\]\\(http://phishing.example\\)"),
+        ("![x](http://tracker.example/p.png)", "\\!\\[x\\]\\(http://tracker.example/p.png\\)"),
+        ("**gras** _italique_ `code` ~barré~", "\\*\\*gras\\*\\* \\_italique\\_ \\`code\\` \\~barré\\~"),
+        ("# titre\n> citation", "\\# titre\n\\> citation"),
+        ("urgent @channel @all", "urgent @\u2060channel @\u2060all"),
+        ("écrivez à jean.dupont@example.org", "écrivez à jean.dupont@example.org"),
+        ("Le car de 7h : en retard, tous les jours.", "Le car de 7h : en retard, tous les jours."),
+    ],
+)
+def test_the_persons_words_repeated_by_the_bot_are_shown_as_typed(typed, shown):
+    assert render_post({"text": f"• Le problème : {typed}"}) == f"• Le problème : {shown}"
+    assert render_post({"text": "?", "buttons": [{"title": typed, "payload": "/x"}]}).split("\n\n")[1] == f"1. {shown}"
+
+
 def test_render_post_numbers_the_choices():
     text = render_post(
         {

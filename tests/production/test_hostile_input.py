@@ -525,8 +525,9 @@ def test_the_rest_channel_does_not_take_a_channel_or_metadata_from_the_body(stac
 
 # --- through to a ticket -----------------------------------------------------------
 
+MARKDOWN = "[cliquez ici](http://phishing.example) @channel"
 DESCRIPTION = (
-    "<script>alert('digor')</script> le car de 7h ne passe jamais à Quimperlé, "
+    f"<script>alert('digor')</script> {MARKDOWN} le car de 7h ne passe jamais à Quimperlé, "
     f"appelez-moi au {PHONE} ou écrivez à {EMAIL}, mon numéro de sécu {NIR}, "
     f"mon IBAN {IBAN} \u202eelbatpecca\u202c"
 )
@@ -623,3 +624,11 @@ def test_hostile_reports_are_filed_redacted_and_the_console_shows_no_markup(stac
             assert raw not in page, f"{channel}: {raw} in the console page"
         # The "<" the person typed is shown as text, escaped by the template.
         assert "il faut &lt; 3 jours" in page, page
+
+    # Mattermost renders Markdown: the summary repeats the person's words as typed,
+    # never as a link in the bot's name nor as a mention of the whole channel.
+    summaries = [p["message"] for p in list(mattermost.created) if "Voici ce que j'ai noté" in p["message"]]
+    assert summaries
+    for summary in summaries:
+        assert "\\[cliquez ici\\]\\(http://phishing.example\\)" in summary, summary
+        assert "@channel" not in summary and "@\u2060channel" in summary, summary
