@@ -7,7 +7,8 @@ the body; this one:
 - answers 400 with a French message when the body is not a JSON object, the
   sender is not a non-empty text (a number is taken as text) or the message
   is not a text (a missing or null message is an empty one, which the bot
-  answers kindly);
+  answers kindly); a sender longer than Rasa's SQL tracker store keeps
+  (255 characters) is refused the same way;
 - ignores `input_channel` and `metadata` in the body: otherwise any client
   could pass itself off as the phone desk (channel `phone`, a desk agent's
   name on the ticket);
@@ -35,7 +36,11 @@ from connectors.limits import answer_too_large_in_french
 BAD_BODY = (
     "La requête n'a pas pu être lue. Envoyez un objet JSON avec « sender » et « message », en UTF-8."
 )
-BAD_SENDER = "Le champ « sender » doit être un texte non vide : l'identifiant de la conversation."
+# Rasa's SQL tracker store keeps the sender in a column of 255 characters.
+MAX_SENDER_CHARACTERS = 255
+BAD_SENDER = (
+    "Le champ « sender » doit être un texte de 1 à 255 caractères : l'identifiant de la conversation."
+)
 BAD_MESSAGE = "Le champ « message » doit être un texte."
 
 
@@ -44,7 +49,9 @@ def check_body(body: Any) -> Optional[str]:
     if not isinstance(body, dict):
         return BAD_BODY
     sender = body.get("sender")
-    if isinstance(sender, bool) or not isinstance(sender, (str, int)) or not str(sender).strip():
+    if isinstance(sender, bool) or not isinstance(sender, (str, int)):
+        return BAD_SENDER
+    if not str(sender).strip() or len(str(sender)) > MAX_SENDER_CHARACTERS:
         return BAD_SENDER
     if body.get("message") is not None and not isinstance(body.get("message"), str):
         return BAD_MESSAGE

@@ -35,6 +35,8 @@ async def rest(serve_channel, rasa):
         (None, BAD_BODY),
         ({"message": "bonjour"}, BAD_SENDER),
         ({"sender": "  ", "message": "bonjour"}, BAD_SENDER),
+        ({"sender": "x" * 255, "message": "bonjour"}, None),
+        ({"sender": "x" * 256, "message": "bonjour"}, BAD_SENDER),
         ({"sender": True, "message": "bonjour"}, BAD_SENDER),
         ({"sender": {"id": 1}, "message": "bonjour"}, BAD_SENDER),
         ({"sender": "a", "message": 42}, BAD_MESSAGE),

@@ -134,6 +134,7 @@ HOSTILE: List[Hostile] = [
     Hostile("message null", wire="message_null"),
     Hostile("message missing", wire="message_missing"),
     Hostile("id of the wrong type", wire="id_number"),
+    Hostile("id of 10 000 characters", wire="id_too_long"),
     Hostile("invalid utf-8", wire="invalid_utf8"),
     Hostile("deeply nested json", wire="deep_nesting"),
     Hostile("body of 3 MB", wire="too_large"),
@@ -170,6 +171,8 @@ def wire_body(fault: str, envelope: Dict[str, Any], message_key: str, id_key: st
         return dumps({k: v for k, v in envelope.items() if k != message_key})
     if fault == "id_number":
         return dumps({**envelope, id_key: 12345})
+    if fault == "id_too_long":
+        return dumps({**envelope, id_key: "x" * 10_000})
     if fault == "invalid_utf8":
         return dumps(with_message(marker)).replace(marker.encode(), b"caf\xe9 \xff\xfe ferm\xe9")
     if fault == "deep_nesting":
@@ -218,12 +221,17 @@ class Outcome:
 class Channel:
     """One of Digor's channels, driven over HTTP. A conversation is a dict of what it needs."""
 
-    name = ""
+    name, path = "", ""
     message_key, id_key = "message", "sender"
     shows_errors = True  # a refusal's body reaches a person (page, API client)
 
-    def __init__(self, running: Running) -> None:
+    def __init__(self, running: Running, remote: Any = None) -> None:
         self.running = running
+        self.remote = remote  # the fake Microsoft or Mattermost, for those channels
+
+    @property
+    def url(self) -> str:
+        return self.running.rasa + self.path
 
     def open(self) -> Dict[str, Any]:
         raise NotImplementedError
@@ -270,11 +278,7 @@ class Channel:
 
 
 class Rest(Channel):
-    name = "rest"
-
-    @property
-    def url(self) -> str:
-        return f"{self.running.rasa}/webhooks/rest/webhook"
+    name, path = "rest", "/webhooks/rest/webhook"
 
     def open(self) -> Dict[str, Any]:
         return {"sender": "hostile-" + uuid.uuid4().hex}
@@ -284,11 +288,7 @@ class Rest(Channel):
 
 
 class Widget(Channel):
-    name, id_key = "widget", "session"
-
-    @property
-    def url(self) -> str:
-        return f"{self.running.rasa}/webhooks/widget/webhook"
+    name, path, id_key = "widget", "/webhooks/widget/webhook", "session"
 
     def open(self) -> Dict[str, Any]:
         answer = requests.post(f"{self.running.rasa}/webhooks/widget/session", timeout=TIMEOUT)
@@ -300,12 +300,8 @@ class Widget(Channel):
 
 
 class Desk(Widget):
-    name = "desk"
+    name, path = "desk", "/webhooks/desk/webhook"
     agent_session: Optional[str] = None
-
-    @property
-    def url(self) -> str:
-        return f"{self.running.rasa}/webhooks/desk/webhook"
 
     def open(self) -> Dict[str, Any]:
         # One sign-in (they are limited per address), then a new call per conversation.
@@ -328,19 +324,11 @@ class Desk(Widget):
 class Teams(Channel):
     """Bot Framework activities with a valid token; the answers come back to the fake Bot Connector."""
 
-    name, message_key, id_key = "teams", "text", "from"
+    name, path, message_key, id_key = "teams", "/webhooks/teams/api/messages", "text", "from"
     shows_errors = False  # the Bot Framework never shows the endpoint's answer to anyone
 
-    def __init__(self, running: Running, microsoft) -> None:
-        super().__init__(running)
-        self.microsoft = microsoft
-
-    @property
-    def url(self) -> str:
-        return f"{self.running.rasa}/webhooks/teams/api/messages"
-
     def headers(self) -> Dict[str, str]:
-        return {"Authorization": f"Bearer {self.microsoft.mint()}"}
+        return {"Authorization": f"Bearer {self.remote.mint()}"}
 
     def open(self) -> Dict[str, Any]:
         return {"conversation": "a:1" + uuid.uuid4().hex, "person": "29:1" + uuid.uuid4().hex}
@@ -349,15 +337,15 @@ class Teams(Channel):
         conversation["activity"] = "17" + uuid.uuid4().hex[:12]
         return {
             "type": "message", "id": conversation["activity"], "channelId": "msteams",
-            "serviceUrl": self.microsoft.service_url, "locale": "fr-FR", "text": text,
+            "serviceUrl": self.remote.service_url, "locale": "fr-FR", "text": text,
             "from": {"id": conversation["person"], "name": "Agent Hostile"},
-            "recipient": {"id": "28:" + self.microsoft.app_id, "name": "Digor"},
+            "recipient": {"id": "28:" + self.remote.app_id, "name": "Digor"},
             "conversation": {"conversationType": "personal", "id": conversation["conversation"],
-                             "tenantId": self.microsoft.tenant_id},
+                             "tenantId": self.remote.tenant_id},
         }
 
     def replies(self, activity_id: str) -> List[str]:
-        return [a["body"].get("text") or "" for a in list(self.microsoft.activities) if a["reply_to"] == activity_id]
+        return [a["body"].get("text") or "" for a in list(self.remote.activities) if a["reply_to"] == activity_id]
 
     def post(self, conversation, data, content_type, until=bool):
         outcome = super().post(conversation, data, content_type)
@@ -368,32 +356,24 @@ class Teams(Channel):
         return outcome
 
     def everything(self, conversation):
-        return [a["body"].get("text") or "" for a in list(self.microsoft.activities)
+        return [a["body"].get("text") or "" for a in list(self.remote.activities)
                 if a["conversation"] == conversation["conversation"]]
 
 
 class Mattermost(Channel):
     """Outgoing webhook (JSON) in a thread of the fake Mattermost; answers are posts in the thread."""
 
-    name, message_key, id_key = "mattermost", "text", "user_id"
+    name, path, message_key, id_key = "mattermost", "/webhooks/mattermost_digor/webhook", "text", "user_id"
     shows_errors = False  # Mattermost posts nothing of an outgoing webhook's refusal
 
-    def __init__(self, running: Running, mattermost) -> None:
-        super().__init__(running)
-        self.mattermost = mattermost
-
-    @property
-    def url(self) -> str:
-        return f"{self.running.rasa}/webhooks/mattermost_digor/webhook"
-
     def open(self) -> Dict[str, Any]:
-        return {"user": self.mattermost.new_id(), "channel": self.mattermost.new_id(), "root": ""}
+        return {"user": self.remote.new_id(), "channel": self.remote.new_id(), "root": ""}
 
     def envelope(self, conversation, text):
         shown = f"@digor {text}" if isinstance(text, str) else text
         # Mattermost keeps UTF-8 only: what its API would give back for a lone surrogate.
         kept = str(shown).encode("utf-8", "replace").decode("utf-8")
-        post = self.mattermost.add_post(conversation["user"], conversation["channel"], kept, root_id=conversation["root"])
+        post = self.remote.add_post(conversation["user"], conversation["channel"], kept, root_id=conversation["root"])
         conversation["root"] = conversation["root"] or post
         return {
             "token": MATTERMOST_TOKEN, "team_id": conversation["channel"], "channel_id": conversation["channel"],
@@ -402,7 +382,7 @@ class Mattermost(Channel):
         }
 
     def thread(self, root: str) -> List[str]:
-        return [p["message"] for p in list(self.mattermost.created) if p["root_id"] == root]
+        return [p["message"] for p in list(self.remote.created) if p["root_id"] == root]
 
     def post(self, conversation, data, content_type, until=bool):
         before = len(self.thread(conversation["root"]))
