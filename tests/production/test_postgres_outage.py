@@ -267,9 +267,12 @@ def at_summary(answers: List[Dict[str, Any]]) -> bool:
     return "Est-ce que c'est juste" in texts(answers) or "Tout est juste" in texts(answers)
 
 
-def to_summary(env, sender: str, opening: List[str], turns: int = 12) -> None:
-    """Open the conversation, then answer each question until the summary."""
-    answers: List[Dict[str, Any]] = []
+def to_summary(
+    env, sender: str, opening: List[str], answers: Optional[List[Dict[str, Any]]] = None, turns: int = 12
+) -> None:
+    """Send the opening messages (or start from the bot's last `answers`), then
+    answer each question until the summary."""
+    answers = answers or []
     for message in opening:
         answers = say(env, sender, message)
     for _ in range(turns):
@@ -425,7 +428,7 @@ def test_postgresql_stopped_for_30_seconds_then_restarted(outage_stack):
     assert references["racing"] == (racing_reference or references["racing"])
     answers = say(env, sender["midway"], "à Concarneau")
     assert_french_and_clear(answers, "à Concarneau")
-    to_summary(env, sender["midway"], [])
+    to_summary(env, sender["midway"], [], answers)
     references["midway"] = confirm(env, sender["midway"])
     assert_french_and_clear(say(env, newcomer, "bonjour"), "bonjour")
 
@@ -445,6 +448,11 @@ def test_postgresql_stopped_for_30_seconds_then_restarted(outage_stack):
     auth = {"Authorization": f"Bearer {env['DIGOR_API_TOKEN']}"}
     listed = requests.get(f"http://127.0.0.1:{env['DIGOR_WEB_PORT']}/api/tickets", headers=auth, timeout=30).json()
     assert sorted(ticket["reference"] for ticket in listed) == sorted(references.values())
+    # Each ticket is the conversation's own: what was said before the outage was kept.
+    by_reference = {ticket["reference"]: ticket for ticket in listed}
+    for name, reference in references.items():
+        assert by_reference[reference]["description"] == OPENINGS[name][-1], (name, by_reference[reference])
+    assert "Concarneau" in (by_reference[references["midway"]]["location"] or ""), by_reference[references["midway"]]
 
     # The outbox drains: each ticket delivered once to the webhook, nothing left, no dead letter.
     wait_for(lambda: sorted(receiver.references()) == sorted(references.values()), 30, "every ticket forwarded")
