@@ -13,6 +13,8 @@ personal data redacted, markup never stored nor rendered as markup.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import uuid
@@ -506,8 +508,9 @@ def test_the_rest_channel_does_not_take_a_channel_or_metadata_from_the_body(stac
 # --- through to a ticket -----------------------------------------------------------
 
 MARKDOWN = "[cliquez ici](http://phishing.example) @channel"
+FORMULA = '=HYPERLINK("http://evil.example";"voir")'
 DESCRIPTION = (
-    f"<script>alert('digor')</script> {MARKDOWN} le car de 7h ne passe jamais à Quimperlé, "
+    f"<script>alert('digor')</script>{FORMULA} {MARKDOWN} le car de 7h ne passe jamais à Quimperlé, "
     f"appelez-moi au {PHONE} ou écrivez à {EMAIL}, mon numéro de sécu {NIR}, "
     f"mon IBAN {IBAN} \u202eelbatpecca\u202c"
 )
@@ -604,6 +607,16 @@ def test_hostile_reports_are_filed_redacted_and_the_console_shows_no_markup(stac
             assert raw not in page, f"{channel}: {raw} in the console page"
         # The "<" the person typed is shown as text, escaped by the template.
         assert "il faut &lt; 3 jours" in page, page
+
+    listing = console_page(stack, "/console/tickets")
+    assert all(result.reference in listing for result in results.values())
+    assert not re.search(r"<script|<img|<svg|<iframe|onerror", listing, re.IGNORECASE), listing
+    # A spreadsheet never runs what the person typed.
+    export = requests.get(f"{stack.web}/api/export.csv", params={"sep": ";"}, headers=stack.auth, timeout=TIMEOUT)
+    assert export.status_code == 200, export.text
+    cells = [cell for row in csv.reader(io.StringIO(export.text.lstrip("\ufeff")), delimiter=";") for cell in row]
+    formulas = [cell for cell in cells if "HYPERLINK" in cell]
+    assert formulas and not [cell for cell in formulas if cell[:1] in "=+-@"], formulas
 
     # Mattermost renders Markdown: the summary repeats the person's words as typed,
     # never as a link in the bot's name nor as a mention of the whole channel.
