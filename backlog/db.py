@@ -11,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -25,6 +26,19 @@ MIGRATION_LOCK_KEY = 0x4469676F72
 # "Rien n'est perdu" within seconds. A `?connect_timeout=` in the URL wins
 # (psycopg2, the default PostgreSQL driver, only).
 PG_CONNECT_TIMEOUT_SECONDS = 5
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """True when `error` says the database could not be reached or cut the
+    connection (server stopped or restarting, network), rather than refused
+    the statement itself (missing table, full disk, permissions).
+
+    SQLAlchemy raises a failed connect without a statement, and marks a
+    connection lost in the middle of a statement as invalidated.
+    """
+    if not isinstance(error, DBAPIError):
+        return False
+    return bool(error.connection_invalidated) or error.statement is None
 
 
 def make_engine(url: str) -> Engine:

@@ -43,6 +43,7 @@ from typing import Any, Dict, List, Optional, Text
 
 import sqlalchemy as sa
 import sqlalchemy.orm
+from backlog.db import database_unreachable
 from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore, create_engine_kwargs
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from rasa.shared.core.events import SessionStarted
@@ -85,19 +86,6 @@ class TrackerStoreUnavailable(RuntimeError):
     Deliberately neither an ImportError nor an AttributeError: Rasa would turn
     those into a silent in-memory store.
     """
-
-
-def database_unreachable(error: BaseException) -> bool:
-    """True when `error` says the database could not be reached or cut the
-    connection (server stopped or restarting, network), rather than refused
-    the statement itself (missing table, full disk, permissions).
-
-    SQLAlchemy raises a failed connect without a statement, and marks a
-    connection lost in the middle of a statement as invalidated.
-    """
-    if not isinstance(error, sa.exc.DBAPIError):
-        return False
-    return bool(error.connection_invalidated) or error.statement is None
 
 
 @dataclass

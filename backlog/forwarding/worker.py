@@ -15,7 +15,7 @@ from typing import Callable
 
 import aiohttp
 
-from backlog.db import Database
+from backlog.db import Database, database_unreachable
 from backlog.forwarding import Destination, ForwardingError, PermanentError, outbox
 from backlog.models import utcnow
 
@@ -94,6 +94,10 @@ class OutboxWorker:
             while True:
                 try:
                     await self.run_once(http)
-                except Exception:  # noqa: BLE001 - the database may be away for a moment
-                    logger.exception("forwarding: a round failed")
+                except Exception as exc:  # noqa: BLE001 - the database may be away for a moment
+                    if database_unreachable(exc):
+                        # One line every few seconds while it is away, not a traceback.
+                        logger.error("forwarding: database unreachable, next round in a moment: %s", exc.orig)
+                    else:
+                        logger.exception("forwarding: a round failed")
                 await asyncio.sleep(POLL_SECONDS if poll_seconds is None else poll_seconds)

@@ -26,6 +26,7 @@ from typing import Tuple
 
 from aiohttp import web
 
+from backlog.db import database_unreachable
 from backlog.web import keys
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ ERROR_MESSAGES = {
     405: "Méthode non permise.",
     413: "Requête trop volumineuse.",
     500: "Erreur interne. Réessayez plus tard.",
+    503: "La base de données ne répond pas pour le moment. Rien n'est perdu : réessayez dans quelques minutes.",
 }
 
 
@@ -68,13 +70,21 @@ async def error_middleware(request: web.Request, handler):
             _secure(request, response)
             return response
         raise
-    except Exception:  # noqa: BLE001 - the last line of defence of the service
-        logger.exception("unhandled error on %s %s", request.method, request.path)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence of the service
+        # The database away (restart, network): a passing state, said as such.
+        status = 503 if database_unreachable(exc) else 500
+        if status == 503:
+            logger.error("database unreachable on %s %s: %s", request.method, request.path, exc.orig)
+        else:
+            logger.exception("unhandled error on %s %s", request.method, request.path)
         if request.path.startswith("/api/"):
-            response = json_error(500)
+            response = json_error(status)
             _secure(request, response)
+            if status == 503:
+                response.headers["Retry-After"] = "60"
             return response
-        error = web.HTTPInternalServerError(text=ERROR_MESSAGES[500])
+        error_class = web.HTTPServiceUnavailable if status == 503 else web.HTTPInternalServerError
+        error = error_class(text=ERROR_MESSAGES[status], headers={"Retry-After": "60"} if status == 503 else None)
         _secure(request, error)
         raise error
 

@@ -100,3 +100,18 @@ async def test_metrics_read_the_outbox(aiohttp_client, sqlite_url, seeded_db, pe
     assert 'digor_outbox_pending{destination="gitlab"} 1.0' in body
     assert 'digor_outbox_dead_letters{destination="webhook"} 1.0' in body
     assert 'digor_outbox_dead_letters{destination="gitlab"} 0.0' in body
+
+
+async def test_the_database_away_is_a_french_503_not_a_500(aiohttp_client, sqlite_url, peers):
+    """A PostgreSQL restart: the API and the console say it is passing, with Retry-After."""
+    from backlog.web import keys
+
+    app = init_app(make_settings(sqlite_url))
+    client = await aiohttp_client(app)
+    database = app[keys.DATABASE]
+    away = Database(f"postgresql://nobody@127.0.0.1:{closed_port()}/none")
+    database.engine, database._sessions = away.engine, away._sessions
+    response = await client.get("/api/tickets", headers=AUTH)
+    assert response.status == 503
+    assert response.headers["Retry-After"] == "60"
+    assert "Rien n'est perdu" in (await response.json())["error"]["message"]
