@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -15,6 +16,16 @@ logger = logging.getLogger(__name__)
 # Longer texts are cut here; the NLU guard then asks for a summary.
 MAX_MESSAGE_CHARACTERS = 100_000
 UNAVAILABLE = "Le service ne répond pas pour le moment. Réessayez dans quelques minutes."
+# Rasa's own intents that reset or rewind a conversation without a word ("/restart"
+# typed by a person wipes it and leaves them with no answer). No button of Digor
+# sends them, so a message that starts with one is read as words.
+_RASA_INTERNAL = re.compile(r"^\s*/(?=(?:restart|back|session_start)\b)", re.IGNORECASE)
+
+
+def as_person_text(text: str) -> str:
+    """The message as Rasa should read it: cut to MAX_MESSAGE_CHARACTERS, Rasa's
+    internal intents ("/restart", "/back", "/session_start") taken as words."""
+    return _RASA_INTERNAL.sub("", text[:MAX_MESSAGE_CHARACTERS], count=1)
 
 
 async def ask_rasa(
@@ -37,7 +48,7 @@ async def ask_rasa(
     try:
         await on_new_message(
             UserMessage(
-                text[:MAX_MESSAGE_CHARACTERS],
+                as_person_text(text),
                 collector,
                 sender_id,
                 input_channel=input_channel,

@@ -12,7 +12,8 @@ the body; this one:
 - ignores `input_channel` and `metadata` in the body: otherwise any client
   could pass itself off as the phone desk (channel `phone`, a desk agent's
   name on the ticket);
-- cuts the message at MAX_MESSAGE_CHARACTERS, like the other channels.
+- cuts the message and reads Rasa's internal intents ("/restart"…) as words,
+  like the other channels (connectors/common.py: as_person_text).
 
 It also makes the server answer a body over the size bound with a French 413
 (connectors/limits.py), for every channel.
@@ -30,7 +31,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.common import MAX_MESSAGE_CHARACTERS
+from connectors.common import as_person_text
 from connectors.limits import answer_too_large_in_french
 
 BAD_BODY = (
@@ -72,7 +73,7 @@ class RestInput(RasaRestInput):
         return str(req.json["sender"])
 
     def _extract_message(self, req: Request) -> Optional[Text]:
-        return (req.json.get("message") or "")[:MAX_MESSAGE_CHARACTERS]
+        return as_person_text(req.json.get("message") or "")
 
     def _extract_input_channel(self, req: Request) -> Text:
         return self.name()

@@ -92,3 +92,8 @@ async def test_a_body_over_the_bound_gets_a_french_413(serve_channel, rasa, monk
     status, body = await post(f"{rest}/webhook", json.dumps({"sender": "a", "message": "x" * 5000}).encode())
     assert (status, body) == (413, {"error": TOO_LARGE})
     assert rasa.messages == []
+
+
+async def test_rasa_internal_intents_reach_rasa_as_words(rest, rasa):
+    await post(f"{rest}/webhook", json.dumps({"sender": "a", "message": "/restart"}).encode())
+    assert rasa.messages[0].text == "restart"
