@@ -81,6 +81,9 @@ def commands(env: Mapping[str, str], model: Path) -> Dict[str, List[str]]:
             "--endpoints", str(ROOT / "endpoints.yml"),
             "--credentials", str(ROOT / "credentials.yml"),
             "--port", env["DIGOR_RASA_PORT"],
+            # Loopback unless told otherwise: in production a reverse proxy
+            # publishes /webhooks/ only, never the HTTP API.
+            "--interface", env.get("DIGOR_RASA_HOST") or "127.0.0.1",
             "--enable-api",
             "--auth-token", env["DIGOR_RASA_TOKEN"],
             "--cors", web_origin,
