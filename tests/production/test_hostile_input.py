@@ -467,7 +467,10 @@ def check_one(channel: Channel, case: Hostile) -> List[str]:
     if after.status != 200 or not any(HELP_ANSWER in text for text in after.answers):
         problems.append(f"{where}: then '{HELP_ASKED}' got HTTP {after.status} {[a[:200] for a in after.answers]}")
     # Teams and Mattermost: the rest of the first answer has arrived by now (one turn at a time).
-    unkind = [text[:200] for text in channel.everything(conversation) if not kind_french(text)]
+    said = channel.everything(conversation)
+    if not set(outcome.answers + after.answers) <= set(said):
+        problems.append(f"{where}: the answers are not all in the conversation read back")
+    unkind = [text[:200] for text in said if not kind_french(text)]
     if unkind:
         problems.append(f"{where}: not a kind French answer: {unkind}")
     return problems
