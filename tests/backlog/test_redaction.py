@@ -16,6 +16,10 @@ from backlog.redaction import contains_personal_data, redact
         ("corse 2 85 05 2A 006 084", "corse [numéro de sécurité sociale]"),
         ("rib FR76 3000 6000 0112 3456 7890 189 merci", "rib [IBAN] merci"),
         ("iban fr7630006000011234567890189", "iban [IBAN]"),
+        # Digits of other scripts: an Arabic keyboard, full width.
+        ("رقمي ٠٦ ١٢ ٣٤ ٥٦ ٧٨", "رقمي [téléphone]"),
+        ("tél ０６ １２ ３４ ５６ ７８", "tél [téléphone]"),
+        ("secu ١٨٥٠٥٧٨٠٠٦٠٨٤٣٦", "secu [numéro de sécurité sociale]"),
     ],
 )
 def test_redacts_personal_data(text, expected):
@@ -36,6 +40,11 @@ def test_redacts_personal_data(text, expected):
 def test_leaves_ordinary_text_alone(text):
     assert redact(text) == text
     assert not contains_personal_data(text)
+
+
+def test_digits_of_other_scripts_are_kept_as_0_to_9():
+    assert redact("depuis ٣ mois, ligne ١٢") == "depuis 3 mois, ligne 12"
+    assert not contains_personal_data("depuis ٣ mois, ligne ١٢")
 
 
 @pytest.mark.parametrize(

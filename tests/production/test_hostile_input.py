@@ -513,10 +513,12 @@ FORMULA = '=HYPERLINK("http://evil.example";"voir")'
 DESCRIPTION = (
     f"<script>alert('digor')</script>{FORMULA} {MARKDOWN} le car de 7h ne passe jamais à Quimperlé, "
     f"appelez-moi au {PHONE} ou écrivez à {EMAIL}, mon numéro de sécu {NIR}, "
-    f"mon IBAN {IBAN} \u202eelbatpecca\u202c"
+    f"mon IBAN {IBAN} \u202eelbatpecca\u202c, le fixe 02\u200b98\u200b76 54 32"
 )
-CONSEQUENCES = "<img<b> src=x onerror=alert(1)> il faut < 3 jours sinon je rate le travail"
-RAW_PERSONAL = (PHONE, "0612345678", EMAIL, NIR, "185057800608436", IBAN, "FR7630006000011234567890189")
+# A phone number typed on an Arabic keyboard.
+CONSEQUENCES = "<img<b> src=x onerror=alert(1)> il faut < 3 jours sinon je rate le travail, ma sœur : ٠٧ ٩٨ ٧٦ ٥٤ ٣١"
+RAW_PERSONAL = (PHONE, "0612345678", EMAIL, NIR, "185057800608436", IBAN, "FR7630006000011234567890189",
+                "98 76 54 32", "٠٧ ٩٨ ٧٦ ٥٤ ٣١", "07 98 76 54 31")
 TAG = re.compile(r"<\s*/?\s*(script|img|svg|iframe|b)\b", re.IGNORECASE)
 
 
@@ -588,6 +590,7 @@ def test_hostile_reports_are_filed_redacted_and_the_console_shows_no_markup(stac
         transcript = "\n".join(f"> {t['user']}\n{t['bot']}" for t in result.transcript)
         assert result.error is None and result.filed, f"{channel}:\n{transcript}\n{result.error}"
 
+    with_consequences = []
     for channel, result in results.items():
         ticket = requests.get(f"{stack.web}/api/tickets/{result.reference}", headers=stack.auth, timeout=TIMEOUT)
         assert ticket.status_code == 200, ticket.text
@@ -600,6 +603,10 @@ def test_hostile_reports_are_filed_redacted_and_the_console_shows_no_markup(stac
         assert not TAG.search(stored) and "onerror" not in stored, f"{channel}: markup stored: {stored}"
         assert "\u202e" not in stored and "alert" not in fields["description"]
         assert "le car de 7h ne passe jamais" in fields["description"]
+        assert "le fixe [téléphone]" in fields["description"], fields["description"]
+        if fields.get("consequences"):
+            assert fields["consequences"].endswith("ma sœur : [téléphone]"), fields["consequences"]
+            with_consequences.append(channel)
 
         page = console_page(stack, f"/console/tickets/{result.reference}")
         assert result.reference in page and "La conversation" in page
@@ -609,6 +616,7 @@ def test_hostile_reports_are_filed_redacted_and_the_console_shows_no_markup(stac
         # The "<" the person typed is shown as text, escaped by the template.
         assert "il faut &lt; 3 jours" in page, page
 
+    assert with_consequences, "no ticket kept the consequences typed with Arabic digits"
     listing = console_page(stack, "/console/tickets")
     assert all(result.reference in listing for result in results.values())
     assert not re.search(r"<script|<img|<svg|<iframe|onerror", listing, re.IGNORECASE), listing
