@@ -85,7 +85,9 @@ def commands(env: Mapping[str, str], model: Path) -> Dict[str, List[str]]:
             # publishes /webhooks/ only, never the HTTP API.
             "--interface", env.get("DIGOR_RASA_HOST") or "127.0.0.1",
             "--enable-api",
-            "--auth-token", env["DIGOR_RASA_TOKEN"],
+            # One argument: a random token may begin with "-", which argparse
+            # would take for an option (seen: Rasa refused to start).
+            f"--auth-token={env['DIGOR_RASA_TOKEN']}",
             "--cors", web_origin,
             "--cors", web_origin.replace("localhost", "127.0.0.1"),
         ),

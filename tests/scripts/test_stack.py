@@ -16,7 +16,19 @@ def test_rasa_listens_on_loopback_with_a_token_by_default():
     rasa = commands(env, Path("model.tar.gz"))["rasa"]
     assert option(rasa, "--interface") == "127.0.0.1"
     assert "--enable-api" in rasa
-    assert option(rasa, "--auth-token") == env["DIGOR_RASA_TOKEN"] and len(env["DIGOR_RASA_TOKEN"]) >= 24
+    assert f"--auth-token={env['DIGOR_RASA_TOKEN']}" in rasa and len(env["DIGOR_RASA_TOKEN"]) >= 24
+
+
+def test_a_token_that_begins_with_a_dash_is_still_one_argument():
+    """secrets.token_urlsafe gives one such token in 64: Rasa refused to start."""
+    import argparse
+
+    from rasa.__main__ import create_argument_parser  # the parser `rasa` itself uses
+
+    rasa = commands(default_env({"DIGOR_RASA_TOKEN": "-Abc_def"}), Path("model.tar.gz"))["rasa"]
+    parsed = create_argument_parser().parse_args(rasa[1:])
+    assert parsed.auth_token == "-Abc_def"
+    assert isinstance(parsed, argparse.Namespace)
 
 
 def test_the_interface_comes_from_the_environment():
