@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -291,22 +292,31 @@ def test_action_server_killed_mid_conversation_then_restarted(replicas_stacks):
 
 @pytest.mark.fault
 def test_a_replica_killed_mid_turn_the_other_one_carries_on(replicas_stacks):
-    (_, second), env_a, env_b, url = replicas_stacks
+    (first, second), env_a, env_b, url = replicas_stacks
     sender = f"fault-replica-{uuid.uuid4().hex[:8]}"
     description = f"la cantine de l'école a doublé ses prix sans prévenir ({sender})"
     say(env_a, sender, "bonjour")
     say(env_a, sender, description)
-    with ThreadPoolExecutor(1) as pool:
-        pending = pool.submit(
-            requests.post, f"http://127.0.0.1:{env_b['DIGOR_RASA_PORT']}/webhooks/rest/webhook",
-            json={"sender": sender, "message": "à Quimperlé"}, timeout=120,
-        )
-        time.sleep(0.05)
-        process = second.processes["rasa"]
-        os.killpg(process.pid, 9)
-        process.wait(timeout=30)
-        with pytest.raises(requests.RequestException):
-            pending.result()
+    # Mid-turn for sure: the action server is frozen, so B has read the
+    # conversation and waits for the form's answer when it is killed (a turn
+    # takes a few milliseconds otherwise: a timed kill often came too late).
+    actions = first.processes["actions"]
+    os.killpg(actions.pid, signal.SIGSTOP)
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(
+                requests.post, f"http://127.0.0.1:{env_b['DIGOR_RASA_PORT']}/webhooks/rest/webhook",
+                json={"sender": sender, "message": "à Quimperlé"}, timeout=120,
+            )
+            time.sleep(2)
+            assert not pending.done()
+            process = second.processes["rasa"]
+            os.killpg(process.pid, 9)
+            process.wait(timeout=30)
+            with pytest.raises(requests.RequestException):
+                pending.result()
+    finally:
+        os.killpg(actions.pid, signal.SIGCONT)
     second.processes.pop("rasa")
     # The load balancer sends the person's retry to A. If B died holding the
     # conversation's lock, Rasa 3.6's Redis ticket lock makes A wait for B's
