@@ -15,6 +15,11 @@ the body; this one:
 - cuts the message and reads Rasa's internal intents ("/restart"…) as words,
   like the other channels (connectors/common.py: as_person_text).
 
+Past the per-conversation rate limit (connectors/limits.py) it answers the
+French "wait a minute" without asking Rasa, like the other channels. The
+per-address limit is not applied here: REST clients are servers (a site's
+back end, a proxy) speaking for many people from one address.
+
 It also makes the server answer a body over the size bound with a French 413
 (connectors/limits.py), for every channel.
 
@@ -32,7 +37,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from connectors.common import as_person_text
-from connectors.limits import answer_too_large_in_french
+from connectors.limits import answer_too_large_in_french, check_rate, rate_limited_answer
 
 BAD_BODY = (
     "La requête n'a pas pu être lue. Envoyez un objet JSON avec « sender » et « message », en UTF-8."
@@ -98,6 +103,11 @@ class RestInput(RasaRestInput):
             except Exception:  # noqa: BLE001 - Sanic's InvalidUsage: not JSON, not UTF-8
                 body = None
             problem = check_body(body)
-            return response.json({"error": problem}, status=400) if problem else None
+            if problem:
+                return response.json({"error": problem}, status=400)
+            sender = str(body["sender"])
+            if await check_rate(self.name(), sender) is not None:
+                return response.json([rate_limited_answer(sender)])
+            return None
 
         return rest

@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from connectors.common import MAX_MESSAGE_CHARACTERS
-from connectors.limits import TOO_LARGE
+from connectors.limits import RATE_LIMITED, TOO_LARGE, Limit, RateLimiter, reset_limiter
 from connectors.rest import BAD_BODY, BAD_MESSAGE, BAD_SENDER, RestInput, check_body
 
 
@@ -97,3 +97,20 @@ async def test_a_body_over_the_bound_gets_a_french_413(serve_channel, rasa, monk
 async def test_rasa_internal_intents_reach_rasa_as_words(rest, rasa):
     await post(f"{rest}/webhook", json.dumps({"sender": "a", "message": "/restart"}).encode())
     assert rasa.messages[0].text == "restart"
+
+
+async def test_past_the_conversation_limit_the_answer_is_french_and_rasa_is_not_asked(rest, rasa):
+    reset_limiter(RateLimiter(sender=Limit(per_minute=1, burst=2), address=Limit(per_minute=1, burst=1)))
+    try:
+        answers = []
+        for _ in range(3):
+            status, answer = await post(f"{rest}/webhook", json.dumps({"sender": "bob", "message": "bonjour"}).encode())
+            assert status == 200
+            answers.append(answer)
+        assert answers[2] == [{"recipient_id": "bob", "text": RATE_LIMITED}]
+        assert len(rasa.messages) == 2
+        # Another conversation from the same address goes on: no per-address limit here.
+        status, answer = await post(f"{rest}/webhook", json.dumps({"sender": "carol", "message": "bonjour"}).encode())
+        assert answer[0]["text"] != RATE_LIMITED and len(rasa.messages) == 3
+    finally:
+        reset_limiter(None)
