@@ -72,9 +72,12 @@ def _rasa(*args: str) -> List[str]:
 def commands(env: Mapping[str, str], model: Path) -> Dict[str, List[str]]:
     web_origin = f"http://localhost:{env['DIGOR_WEB_PORT']}"
     return {
-        "actions": _rasa(
-            "run", "actions", "--actions", "actions", "--port", env["DIGOR_ACTIONS_PORT"]
-        ),
+        # rasa_sdk reads its interface from SANIC_HOST (0.0.0.0 otherwise):
+        # loopback unless told otherwise, since it trusts whoever calls it.
+        "actions": [
+            "env", f"SANIC_HOST={env.get('DIGOR_ACTIONS_HOST') or '127.0.0.1'}",
+            *_rasa("run", "actions", "--actions", "actions", "--port", env["DIGOR_ACTIONS_PORT"]),
+        ],
         "rasa": _rasa(
             "run",
             "--model", str(model),

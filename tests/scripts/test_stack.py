@@ -34,3 +34,10 @@ def test_a_token_that_begins_with_a_dash_is_still_one_argument():
 def test_the_interface_comes_from_the_environment():
     rasa = commands(default_env({"DIGOR_RASA_HOST": "10.0.0.5"}), Path("model.tar.gz"))["rasa"]
     assert option(rasa, "--interface") == "10.0.0.5"
+
+
+def test_the_action_server_listens_on_loopback_unless_told_otherwise():
+    actions = commands(default_env({}), Path("model.tar.gz"))["actions"]
+    assert actions[:2] == ["env", "SANIC_HOST=127.0.0.1"] and "actions" in actions
+    actions = commands(default_env({"DIGOR_ACTIONS_HOST": "0.0.0.0"}), Path("model.tar.gz"))["actions"]
+    assert actions[1] == "SANIC_HOST=0.0.0.0"
