@@ -22,10 +22,19 @@ FIRST_REVISION = "0001"
 MIGRATION_LOCK_KEY = 0x4469676F72
 # libpq waits for ever for a server that accepts the connection but does not
 # answer, and minutes for a host that drops packets: a connection to the
-# backlog gives up after this many seconds instead, so the person hears
-# "Rien n'est perdu" within seconds. A `?connect_timeout=` in the URL wins
-# (psycopg2, the default PostgreSQL driver, only).
+# backlog or to the tracker store gives up after this many seconds instead, so
+# the person hears "Rien n'est perdu" within seconds. A `?connect_timeout=` in
+# the URL wins (psycopg2, the default PostgreSQL driver, only).
 PG_CONNECT_TIMEOUT_SECONDS = 5
+
+
+def connect_args_for(url) -> dict:
+    """The DBAPI connect arguments that bound the time to connect to `url`
+    (a URL string or a SQLAlchemy URL)."""
+    parsed = make_url(url)
+    if parsed.get_driver_name() != "psycopg2" or "connect_timeout" in parsed.query:
+        return {}
+    return {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS}
 
 
 def database_unreachable(error: BaseException) -> bool:
@@ -64,11 +73,7 @@ def make_engine(url: str) -> Engine:
         return engine
     # pool_pre_ping: a database restart leaves dead connections in the pool;
     # each one is tested when taken and replaced instead of failing a request.
-    connect_args = {}
-    parsed = make_url(url)
-    if parsed.get_driver_name() == "psycopg2" and "connect_timeout" not in parsed.query:
-        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_SECONDS
-    return create_engine(url, pool_pre_ping=True, future=True, connect_args=connect_args)
+    return create_engine(url, pool_pre_ping=True, future=True, connect_args=connect_args_for(url))
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -43,7 +43,7 @@ from typing import Any, Dict, List, Optional, Text
 
 import sqlalchemy as sa
 import sqlalchemy.orm
-from backlog.db import database_unreachable
+from backlog.db import connect_args_for, database_unreachable
 from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore, create_engine_kwargs
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from rasa.shared.core.events import SessionStarted
@@ -52,20 +52,6 @@ from rasa.shared.core.trackers import DialogueStateTracker
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONNECT_TIMEOUT = 60.0
-# libpq waits for ever for a server that accepts the connection but does not
-# answer, and minutes for a host that drops packets: each connection of the
-# store gives up after this many seconds instead (a `connect_timeout` in the
-# URL's query wins), so neither the start-up wait nor a message hangs
-# (psycopg2, the default PostgreSQL driver, only).
-PG_CONNECT_TIMEOUT_SECONDS = 5
-
-
-def connect_args_for(url: Any) -> Dict[str, Any]:
-    """The DBAPI connect arguments that bound the time to connect to `url`."""
-    parsed = sa.engine.make_url(url)
-    if parsed.get_driver_name() != "psycopg2" or "connect_timeout" in parsed.query:
-        return {}
-    return {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS}
 # Threads that run the store's SQL; each holds at most one pooled connection.
 SQL_THREADS = 4
 
@@ -220,13 +206,11 @@ class HealthCheckedSQLTrackerStore(SQLTrackerStore):
             self.engine.dispose()
             engine_kwargs = create_engine_kwargs(engine_url)
             connect_args = {**connect_args_for(engine_url), **engine_kwargs.get("connect_args", {})}
-            if connect_args:
-                engine_kwargs["connect_args"] = connect_args
             if engine_url.get_backend_name() == "sqlite":
                 # The store's threads share the engine (each its own connection).
-                engine_kwargs["connect_args"] = {
-                    **engine_kwargs.get("connect_args", {}), "check_same_thread": False,
-                }
+                connect_args["check_same_thread"] = False
+            if connect_args:
+                engine_kwargs["connect_args"] = connect_args
             self.engine = sa.create_engine(engine_url, pool_pre_ping=True, **engine_kwargs)
             if engine_url.get_backend_name() == "sqlite":
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)

@@ -3,7 +3,6 @@ connection within seconds instead of holding the request."""
 
 from __future__ import annotations
 
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -12,15 +11,6 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from backlog.db import PG_CONNECT_TIMEOUT_SECONDS, Database
-
-
-@pytest.fixture
-def silent_server():
-    """A port that takes TCP connections and never says a word (a hung server)."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        yield listener.getsockname()[1]
 
 
 def time_to_fail(url: str) -> float:

@@ -14,11 +14,11 @@ from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, Use
 from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy import create_engine, text
 
+from backlog.db import PG_CONNECT_TIMEOUT_SECONDS, database_unreachable
 from bot.tracker_store import (
     HealthCheckedSQLTrackerStore,
     TrackerStoreHealth,
     TrackerStoreUnavailable,
-    database_unreachable,
     unwrap_fail_safe,
 )
 
@@ -301,17 +301,6 @@ async def test_the_probe_sees_a_missing_table_and_a_refused_write_stays_red(tmp_
 
 # ---------------------------------------------------------------- a server that does not answer
 
-@pytest.fixture
-def silent_server():
-    """A port that takes TCP connections and never says a word (a hung server)."""
-    import socket
-
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        yield listener.getsockname()[1]
-
-
 def test_a_silent_database_stops_the_start_in_bounded_time(silent_server, monkeypatch):
     """Without a connect timeout libpq would wait for the server's answer for ever."""
     from concurrent.futures import ThreadPoolExecutor
@@ -333,8 +322,6 @@ def test_a_silent_database_stops_the_start_in_bounded_time(silent_server, monkey
 
 @pytest.mark.postgres
 def test_the_store_connects_with_a_timeout_unless_its_url_sets_one(postgres_database):
-    from bot.tracker_store import PG_CONNECT_TIMEOUT_SECONDS
-
     url, _, _ = postgres_database
     for store_url, expected in ((url, str(PG_CONNECT_TIMEOUT_SECONDS)), (f"{url}?connect_timeout=7", "7")):
         store = from_endpoints(store_url)
