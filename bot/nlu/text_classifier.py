@@ -129,8 +129,7 @@ class TextClassifier(GraphComponent):
 
     def _features(self, messages: List[Message]) -> csr_matrix:
         texts = [normalize(message.get(TEXT) or "") for message in messages]
-        idf = self.model.get("idf") or fast_ready(self.model)["idf"]
-        parts = [tfidf(self.model[name], idf[name], texts) for name in ("words", "chars")]
+        parts = [tfidf(self.model[name], self.model["idf"][name], texts) for name in ("words", "chars")]
         if self.model["spacy_dim"]:
             dense = self._spacy_matrix(messages)
             if dense is None:
@@ -168,6 +167,7 @@ class TextClassifier(GraphComponent):
             ).fit(texts),
             "spacy_dim": 0,
         }
+        fast_ready(self.model)
         if self.config["use_spacy_vectors"]:
             dense = self._spacy_matrix(messages)
             if dense is not None:
@@ -217,7 +217,9 @@ class TextClassifier(GraphComponent):
         import skops.io as sio
 
         with self._model_storage.write_to(self._resource) as directory:
-            sio.dump({"labels": self.labels, "model": self.model}, Path(directory) / MODEL_FILE)
+            # The idf vectors are derived from the vectorizers: `load` computes them again.
+            model = None if self.model is None else {k: v for k, v in self.model.items() if k != "idf"}
+            sio.dump({"labels": self.labels, "model": model}, Path(directory) / MODEL_FILE)
 
     @classmethod
     def load(
