@@ -72,19 +72,18 @@ async def error_middleware(request: web.Request, handler):
         raise
     except Exception as exc:  # noqa: BLE001 - the last line of defence of the service
         # The database away (restart, network): a passing state, said as such.
-        status = 503 if database_unreachable(exc) else 500
-        if status == 503:
+        if database_unreachable(exc):
             logger.error("database unreachable on %s %s: %s", request.method, request.path, exc.orig)
+            status, error_class, headers = 503, web.HTTPServiceUnavailable, {"Retry-After": "60"}
         else:
             logger.exception("unhandled error on %s %s", request.method, request.path)
+            status, error_class, headers = 500, web.HTTPInternalServerError, {}
         if request.path.startswith("/api/"):
             response = json_error(status)
+            response.headers.update(headers)
             _secure(request, response)
-            if status == 503:
-                response.headers["Retry-After"] = "60"
             return response
-        error_class = web.HTTPServiceUnavailable if status == 503 else web.HTTPInternalServerError
-        error = error_class(text=ERROR_MESSAGES[status], headers={"Retry-After": "60"} if status == 503 else None)
+        error = error_class(text=ERROR_MESSAGES[status], headers=headers)
         _secure(request, error)
         raise error
 
