@@ -1,10 +1,11 @@
-"""Details that spare questions: where, how often, since when, which service.
+"""Details that spare questions: where, how often, since when, which service, who.
 
 Pure functions over a message's text that return entity spans with a
 normalised value. Rules and gazetteers are used where they are more exact
 than a learned model: the communes of Brittany (generated from INSEE's
 official list, see scripts/gen_communes.py), the services people name, and
-the French ways of saying "how often" and "since when". Offsets always refer
+the French ways of saying "how often", "since when" and who is touched
+("mes deux enfants", "les usagers de la ligne 12"). Offsets always refer
 to the text as typed.
 """
 
@@ -384,6 +385,120 @@ def find_services(text: str) -> List[Span]:
     return spans
 
 
+# --- who is affected --------------------------------------------------------------
+
+# People nouns by group (folded: no accents). A group's value is what the
+# incubator team sorts on; the words as typed stay the entity's value.
+_AFFECTED_NOUNS = {
+    "proches": (
+        r"enfants?|fils|filles?|meres?|peres?|parents|grands?[- ]?(?:meres?|peres?|parents)"
+        r"|petite?s?[- ]?(?:enfants?|fils|filles?)|beaux?[- ]?parents|belles?[- ]?meres?|beaux?[- ]?peres?"
+        r"|maris?|femmes?|epouses?|epoux|conjoint(?:e|s|es)?|compagne|compagnon|copine|copain"
+        r"|freres?|soeurs?|neveux?|nieces?|bebes?|ados?|gamin(?:e|s|es)?|gosses|jumeaux|jumelles"
+        r"|aine(?:e|s|es)?|voisin(?:e|s|es)?|famille"
+    ),
+    "eleves": (
+        r"eleves?|collegien(?:ne)?s?|lyceen(?:ne)?s?|etudiant(?:e)?s?|apprentis?|apprenants?"
+        r"|stagiaires?|internes|terminales|secondes|scolaires"
+    ),
+    "usagers": (
+        r"usagers?|usageres?|voyageurs?|passagers?|abonnes?|patients?|beneficiaires?|allocataires?"
+        r"|demandeu(?:r|rs|se|ses) d'emploi|justiciables|contribuables|adherents?|benevoles?"
+    ),
+    "habitants": (
+        r"habitants?|riverains?|iliens?|familles|menages?|gens|personnes|seniors|aines|anciens"
+        r"|retraite(?:e|es|s)|jeunes|mamans?|aidants?"
+    ),
+    "professionnels": (
+        r"salarie(?:e|s|es)?|commercants?|artisans?|agriculteurs?|eleveurs?|pecheurs?|maraichers?"
+        r"|producteurs?|micro-entrepreneurs?|saisonniers?|sous-traitants?|associations|entreprises|clients"
+    ),
+    "agents": r"agents?|collegues?|contractuels?|vacataires?",
+}
+# "les agents" is often who the complaint is about, not who suffers it:
+# agents and colleagues count only after "nous", "tous", "mes" and the like.
+_STRONG_DET = (
+    r"(?:nous(?:\s*,)?\s+les|(?:tous|toutes|tt|ts)\s+(?:les|mes|nos|ses)|l'ensemble\s+des|mes|mon|ma|nos|notre"
+    r"|(?:la\s+)?moitie\s+des|plusieurs|une\s+(?:dizaine|quinzaine|vingtaine|trentaine|cinquantaine|centaine)\s+d(?:e|')"
+    r"|\d+\s*%\s+des|\d+)"
+)
+_DET = (
+    rf"(?:{_STRONG_DET}|les|ses|son|sa|leurs?|ces|des"
+    r"|beaucoup\s+d(?:e|')|de\s+nombreux|de\s+nombreuses|certain(?:e)?s)"
+)
+_COUNT = r"(?:\d+|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|quinze|vingt|trente|cent)"
+_QUALITY = (
+    r"(?:agee?s?|handicape(?:e|s|es)?|isole(?:e|s|es)?|modestes|seule?s?|boursiers?|boursieres?"
+    r"|etrangers?|autistes?|dyslexiques?|malades?|aveugles?|sourde?s?|mineurs?|majeurs?|ruraux"
+    r"|locaux|monoparentales|malentendante?s?|malvoyante?s?|agricoles|prioritaires|seniors)"
+)
+_COMPLEMENT = (
+    r"(?:de\s+\d+\s+ans|en\s+fauteuil(?:\s+roulant)?|en\s+situation\s+de\s+handicap"
+    r"|sans\s+(?:internet|voiture|permis|ordinateur|vehicule|emploi|logement|papiers)"
+    r"|de\s+la\s+ligne\s+\w+|de\s+(?:seconde|premiere|terminale|bac\s+pro|bts|cap|cm\d|ce\d|6e|5e|4e|3e)"
+    r"|du\s+(?:quartier|village|bourg|canton|secteur|port|club|service|lycee|college|bus|car)"
+    r"|des\s+(?:iles|communes\s+rurales|campagnes|quartiers)|de\s+(?:la\s+commune|l'ile|l'internat|la\s+rue))"
+)
+_EVERYONE = re.compile(
+    r"\b(?:tout\s+le\s+monde|tt\s+le\s+monde|toute\s+l'equipe|tout\s+le\s+(?:village|quartier|bourg|immeuble)"
+    r"|toute\s+la\s+(?:rue|famille|classe|commune|ville)|le\s+village\s+entier)\b"
+)
+_AGE_RANGE = re.compile(r"\bles\s+\d+\s*-\s*\d+\s+ans\b")
+_NUMBER_WORDS = {**NUMBERS, "trente": 30, "cent": 100, "dizaine": 10, "quinzaine": 15, "vingtaine": 20,
+                 "trentaine": 30, "cinquantaine": 50, "centaine": 100}
+
+
+# A complement that names something, read on the text as typed: capitals
+# ("de Molène", "du RSA", "des Côtes-d'Armor").
+_NAMED_COMPLEMENT = re.compile(r"\s+(?:de\s+la\s+|de\s+l['’]\s*|du\s+|des\s+|de\s+|d['’]\s*)[A-ZÀ-Ý][\w'’-]*")
+
+
+@lru_cache(maxsize=1)
+def _affected_pattern() -> re.Pattern:
+    groups = "|".join(f"(?P<{group}>{nouns})" for group, nouns in _AFFECTED_NOUNS.items())
+    return re.compile(
+        rf"\b(?P<det>{_DET})(?:\s+|(?<='))(?:(?P<count>{_COUNT})\s+)?(?:{groups})\b"
+        rf"(?P<tail>(?:\s+{_QUALITY}\b)?(?:\s+{_COMPLEMENT}\b){{0,2}})"
+    )
+
+
+def _affected_count(det: str, count: Optional[str]) -> Optional[int]:
+    # "une dizaine de": the last number word of the determiner counts.
+    for word in (count, *reversed(re.findall(r"\d+|[a-z]+", det))):
+        if word and (word.isdigit() or word in _NUMBER_WORDS):
+            return int(word) if word.isdigit() else _NUMBER_WORDS[word]
+    return None
+
+
+def find_affected(text: str) -> List[Span]:
+    """Who the problem touches: "mes deux enfants", "les usagers de la ligne 12",
+    "une vingtaine de familles", "tout le monde"."""
+    folded = fold(text).replace("’", "'")
+    spans = []
+    for match in _affected_pattern().finditer(folded):
+        group = next(name for name in _AFFECTED_NOUNS if match.group(name))
+        det = match.group("det")
+        if group == "agents" and not re.fullmatch(_STRONG_DET, det):
+            continue
+        info: Dict[str, object] = {"group": group}
+        count = _affected_count(det, match.group("count"))
+        if count and "%" not in det:
+            info["count"] = count
+        end = match.end()
+        named = _NAMED_COMPLEMENT.match(text, end)
+        if named:
+            end = named.end()
+        value = " ".join(text[match.start():end].split())
+        spans.append(Span(match.start(), end, "affected", value, info))
+    for match in _AGE_RANGE.finditer(folded):
+        value = " ".join(text[match.start():match.end()].split())
+        spans.append(Span(match.start(), match.end(), "affected", value, {"group": "habitants"}))
+    for match in _EVERYONE.finditer(folded):
+        value = " ".join(text[match.start():match.end()].split())
+        spans.append(Span(match.start(), match.end(), "affected", value, {"group": "tout le monde"}))
+    return spans
+
+
 # --- all together -------------------------------------------------------------------
 
 
@@ -399,6 +514,7 @@ def find_details(text: str) -> List[Span]:
         spans.append(Span(match.start(), match.end(), "since", value, info))
     spans += find_services(text)
     spans += find_communes(text)
+    spans += find_affected(text)
     spans.sort(key=lambda s: (-(s.end - s.start), s.start))
     kept: List[Span] = []
     for span in spans:

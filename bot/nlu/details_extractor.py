@@ -45,7 +45,7 @@ def merge(text: str, learned: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False
 )
 class DetailsExtractor(GraphComponent):
-    """Frequency, since, service and commune of Brittany, with normalised values."""
+    """Frequency, since, service, who is affected and commune of Brittany, with normalised values."""
 
     @classmethod
     def create(

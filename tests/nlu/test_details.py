@@ -104,6 +104,54 @@ def test_services(text, service):
     assert ("service", service) in [(s.entity, s.value) for s in find_details(text)]
 
 
+@pytest.mark.parametrize(
+    "text, value, group, count",
+    [
+        ("Mes enfants arrivent en retard au collège", "Mes enfants", "proches", None),
+        ("mes deux ados ratent le car", "mes deux ados", "proches", 2),
+        ("ma mère de 90 ans n'a plus d'aide", "ma mère de 90 ans", "proches", None),
+        ("mon fils autiste en fauteuil roulant", "mon fils autiste en fauteuil roulant", "proches", None),
+        ("ma voisine de 85 ans attend", "ma voisine de 85 ans", "proches", None),
+        ("les usagers de la ligne 12 attendent", "les usagers de la ligne 12", "usagers", None),
+        ("tous les usagers du car sont concernés", "tous les usagers du car", "usagers", None),
+        ("les bénéficiaires du RSA n'ont rien reçu", "les bénéficiaires du RSA", "usagers", None),
+        ("les demandeurs d'emploi seniors", "les demandeurs d'emploi seniors", "usagers", None),
+        ("une vingtaine de familles sans cantine", "une vingtaine de familles", "habitants", 20),
+        ("une quinzaine d'élèves restent à quai", "une quinzaine d'élèves", "eleves", 15),
+        ("3 élèves de seconde n'ont pas de manuel", "3 élèves de seconde", "eleves", 3),
+        ("les habitants de Molène n'ont plus de bateau", "les habitants de Molène", "habitants", None),
+        ("les personnes âgées sans voiture", "les personnes âgées sans voiture", "habitants", None),
+        ("les 16-25 ans du canton", "les 16-25 ans", "habitants", None),
+        ("nous les agents on saisit tout deux fois", "nous les agents", "agents", None),
+        ("tous les agents de catégorie C", "tous les agents", "agents", None),
+        ("mes 12 salariés attendent leur paie", "mes 12 salariés", "professionnels", 12),
+        ("ça touche tout le monde ici", "tout le monde", "tout le monde", None),
+        ("tt le monde galere", "tt le monde", "tout le monde", None),
+        ("les eleves de terminale", "les eleves de terminale", "eleves", None),
+    ],
+)
+def test_who_is_affected(text, value, group, count):
+    spans = [s for s in find_details(text) if s.entity == "affected"]
+    assert [(text[s.start:s.end], s.value, s.info["group"], s.info.get("count")) for s in spans] == [
+        (value, value, group, count)
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Who causes the problem, or a word that only looks like people.
+        "les agents ne répondent jamais au téléphone",
+        "les collègues de la CAF m'ont raccroché au nez",
+        "ma retraite n'est toujours pas versée",
+        "le site des impôts plante",
+        "je n'arrive pas à joindre la mairie",
+    ],
+)
+def test_not_who_is_affected(text):
+    assert [s for s in find_details(text) if s.entity == "affected"] == []
+
+
 @pytest.mark.parametrize("text", ["une star du foot", "ma région natale", "tub de peinture"])
 def test_service_names_that_are_ordinary_words(text):
     assert [s for s in find_details(text) if s.entity == "service"] == []
