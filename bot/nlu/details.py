@@ -434,7 +434,7 @@ _QUALITY = (
 )
 _COMPLEMENT = (
     r"(?:de\s+\d+\s+ans|en\s+fauteuil(?:\s+roulant)?|en\s+situation\s+de\s+handicap"
-    r"|sans\s+(?:internet|voiture|permis|ordinateur|vehicule|emploi|logement|papiers)"
+    r"|sans\s+(?:internet|voiture|permis|ordinateur|smartphone|vehicule|emploi|logement|papiers)"
     r"|de\s+la\s+ligne\s+\w+|de\s+(?:seconde|premiere|terminale|bac\s+pro|bts|cap|cm\d|ce\d|6e|5e|4e|3e)"
     r"|du\s+(?:quartier|village|bourg|canton|secteur|port|club|service|lycee|college|bus|car)"
     r"|des\s+(?:iles|communes\s+rurales|campagnes|quartiers)|de\s+(?:la\s+commune|l'ile|l'internat|la\s+rue))"
@@ -514,10 +514,29 @@ def find_details(text: str) -> List[Span]:
         spans.append(Span(match.start(), match.end(), "since", value, info))
     spans += find_services(text)
     spans += find_communes(text)
-    spans += find_affected(text)
     spans.sort(key=lambda s: (-(s.end - s.start), s.start))
     kept: List[Span] = []
     for span in spans:
         if all(span.end <= other.start or span.start >= other.end for other in kept):
             kept.append(span)
+    # Who is affected comes last and yields: "les habitants de Pleyben" keeps
+    # Pleyben as the place and "les habitants" as who is affected.
+    for span in find_affected(text):
+        overlapping = [other.start for other in kept if not (span.end <= other.start or span.start >= other.end)]
+        if overlapping:
+            span = _affected_before(text, span, min(overlapping))
+        if span is not None:
+            kept.append(span)
     return sorted(kept, key=lambda s: s.start)
+
+
+_TRAILING_LINK = re.compile(r"\s+(?:de\s+la|de\s+l['’]|du|des|de|d['’]|a|au|aux|à|en|sur)\s*$", re.IGNORECASE)
+
+
+def _affected_before(text: str, span: Span, end: int) -> Optional[Span]:
+    """`span` cut before another detail that starts inside it, if what is left
+    still names people ("les habitants" of "les habitants de Pleyben")."""
+    head = _TRAILING_LINK.sub("", text[span.start:end].rstrip())
+    if not head or not _affected_pattern().fullmatch(fold(head).replace("’", "'")):
+        return None
+    return Span(span.start, span.start + len(head), "affected", " ".join(head.split()), span.info)

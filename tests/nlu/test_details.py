@@ -137,6 +137,12 @@ def test_who_is_affected(text, value, group, count):
     ]
 
 
+def test_who_is_affected_leaves_the_place_to_the_place():
+    assert [(s.entity, s.value) for s in find_details("les habitants de Pleyben et tous les usagers du TER")] == [
+        ("affected", "les habitants"), ("location", "Pleyben"), ("affected", "tous les usagers"), ("service", "TER"),
+    ]
+
+
 @pytest.mark.parametrize(
     "text",
     [
