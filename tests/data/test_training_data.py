@@ -15,6 +15,8 @@ from bot.nlu.theme_classifier import example_theme
 REGISTERS = {
     "standard", "sms_typos", "no_accents", "phone_desk", "long_story",
     "very_short", "agent_jargon", "two_topics", "suggestion",
+    # The registers of real texts: consultation answers, first-person testimonies.
+    "consultation", "testimony",
 }
 
 
