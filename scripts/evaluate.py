@@ -164,12 +164,17 @@ async def evaluate(model: Model) -> Dict[str, Any]:
     results["intents"] = intent_preds
     results["entities"] = metrics.entity_scores(gold_entities, pred_entities)
     if GOLD.exists():
-        gold_preds = []
+        gold_preds, gold_acts = [], []
         for line in GOLD.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             parse = await model.parse(row["text"])
             gold_preds.append(Prediction(row["theme"], model.theme_ranking(parse), row["register"]))
+            # Every real text describes a problem: as a first message it must
+            # be read as one, or the dialogue answers the wrong thing.
+            name, conf = model.intent(parse)
+            gold_acts.append(Prediction("describe_irritant", ((name, conf),), row["register"]))
         results["gold_themes"] = gold_preds
+        results["gold_acts"] = gold_acts
     return results
 
 
@@ -310,6 +315,14 @@ def main() -> int:
         other = base["entities"].get(entity) if base else None
         tail = f"   {other['precision']:.2f} / {other['recall']:.2f}" if other else ""
         print(f"{entity:20}{score['precision']:>10.3f}{score['recall']:>10.3f}{score['f1']:>8.3f}{score['support']:>6}{tail}")
+    if "gold_acts" in ours:
+        acts = ours["gold_acts"]
+        base_acts = metrics.accuracy(base["gold_acts"]) if base else None
+        print(f"\n== real gold texts read as a description of a problem (describe_irritant), n = {len(acts)} ==")
+        print(f"{'share':32}{metrics.accuracy(acts):>10.3f}{(f'{base_acts:.3f}' if base else '—'):>10}")
+        for name, (acc, n) in metrics.accuracy_per_group(acts).items():
+            print(f"{'  ' + name + f' ({n})':32}{acc:>10.3f}")
+        report["gold_acts"] = {"digor": metrics.accuracy(acts), "baseline": base_acts}
     latencies = sorted(ours_model.latencies)
     p50 = statistics.median(latencies) * 1000
     print(f"\nparse latency in process (Digor): p50 {p50:.1f} ms over {len(latencies)} messages (make bench measures it under load)")
