@@ -3,7 +3,8 @@
 Features: TF-IDF of words and word pairs and TF-IDF of character n-grams,
 both on the normalised text (bot/nlu/normalize.py: no accents, SMS spellings
 expanded, elisions split), plus the spaCy document vector when `SpacyNLP`
-runs before. Model: multinomial logistic regression (scikit-learn, already a
+runs before. With `emphasis_weight` above 0, the part the writer stresses
+(bot/nlu/emphasis.py) is added again with that weight to both TF-IDF parts. Model: multinomial logistic regression (scikit-learn, already a
 Rasa dependency), which trains in seconds on CPU and gives probabilities.
 
 Subclasses say where the label of a training example comes from
@@ -29,6 +30,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.emphasis import stressed_part
 from bot.nlu.normalize import normalize
 
 logger = logging.getLogger(__name__)
@@ -73,6 +75,7 @@ class TextClassifier(GraphComponent):
             "word_ngram_range": [1, 2],
             "use_spacy_vectors": True,
             "spacy_weight": 1.0,
+            "emphasis_weight": 0.0,
             "random_state": 42,
         }
 
@@ -128,8 +131,16 @@ class TextClassifier(GraphComponent):
         return csr_matrix(np.vstack(vectors) * float(self.config["spacy_weight"]))
 
     def _features(self, messages: List[Message]) -> csr_matrix:
-        texts = [normalize(message.get(TEXT) or "") for message in messages]
+        raw = [message.get(TEXT) or "" for message in messages]
+        texts = [normalize(text) for text in raw]
         parts = [tfidf(self.model[name], self.model["idf"][name], texts) for name in ("words", "chars")]
+        weight = float(self.config["emphasis_weight"])
+        stressed = [normalize(stressed_part(text)) for text in raw] if weight else []
+        if any(stressed):
+            parts = [
+                part + weight * tfidf(self.model[name], self.model["idf"][name], stressed)
+                for part, name in zip(parts, ("words", "chars"))
+            ]
         if self.model["spacy_dim"]:
             dense = self._spacy_matrix(messages)
             if dense is None:

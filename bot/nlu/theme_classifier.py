@@ -47,7 +47,8 @@ class ThemeClassifier(TextClassifier):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {**TextClassifier.get_default_config(), "themes_file": "themes.yml"}
+        # Routing rule 5: the topic the writer stresses wins (bot/nlu/emphasis.py).
+        return {**TextClassifier.get_default_config(), "themes_file": "themes.yml", "emphasis_weight": 1.0}
 
     def label_of(self, message: Message) -> Optional[str]:
         return example_theme(message)
