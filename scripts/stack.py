@@ -91,8 +91,10 @@ def commands(env: Mapping[str, str], model: Path) -> Dict[str, List[str]]:
             # One argument: a random token may begin with "-", which argparse
             # would take for an option (seen: Rasa refused to start).
             f"--auth-token={env['DIGOR_RASA_TOKEN']}",
-            "--cors", web_origin,
-            "--cors", web_origin.replace("localhost", "127.0.0.1"),
+            # One --cors with both origins: Rasa's option takes a list and a
+            # second --cors would replace the first (the widget opened at
+            # localhost, the URL `make run` prints, could not reach Rasa).
+            "--cors", web_origin, web_origin.replace("localhost", "127.0.0.1"),
         ),
         "backlog": [sys.executable, "-m", "backlog"],
     }

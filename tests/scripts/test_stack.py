@@ -41,3 +41,12 @@ def test_the_action_server_listens_on_loopback_unless_told_otherwise():
     assert actions[:2] == ["env", "SANIC_HOST=127.0.0.1"] and "actions" in actions
     actions = commands(default_env({"DIGOR_ACTIONS_HOST": "0.0.0.0"}), Path("model.tar.gz"))["actions"]
     assert actions[1] == "SANIC_HOST=0.0.0.0"
+
+
+def test_the_widget_page_may_call_rasa_under_both_names_of_this_machine():
+    """`make run` prints http://localhost:…; a browser may also say 127.0.0.1."""
+    from rasa.__main__ import create_argument_parser
+
+    rasa = commands(default_env({"DIGOR_WEB_PORT": "8000"}), Path("model.tar.gz"))["rasa"]
+    parsed = create_argument_parser().parse_args(rasa[1:])
+    assert sorted(parsed.cors) == ["http://127.0.0.1:8000", "http://localhost:8000"]
