@@ -495,6 +495,11 @@ class Turn:
             self.answered(slot, SKIPPED)
             return
         value = self.entity(entity) if entity else None
+        if not value and self.answers_the_other_question(entity):
+            # "depuis septembre" to "how often?": it fills "since" (details in
+            # any message do), and this question is asked again.
+            self.retry(slot)
+            return
         if self.intent != "gibberish" and has_words(self.text) and len(self.text) <= SHORT_ANSWER:
             # The person's own words answer the question best ("tous les matins").
             self.answered(slot, clean_answer(self.text))
@@ -504,6 +509,13 @@ class Turn:
             self.answered(slot, clean_answer(self.text))
         else:
             self.retry(slot)
+
+    def answers_the_other_question(self, entity: Optional[str]) -> bool:
+        """The answer is only a detail of the other kind: a date to "how
+        often?", a frequency to "since when?"."""
+        other = {"frequency": "since", "since": "frequency"}.get(entity or "")
+        value = self.entity(other) if other else None
+        return bool(value) and len(self.text.split()) <= len(str(value).split()) + 1
 
     def answer_place(self) -> None:
         location, service = self.entity("location"), self.entity("service")

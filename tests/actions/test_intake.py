@@ -115,6 +115,25 @@ async def test_skip_moves_on_and_any_words_are_an_answer(domain):
     assert slots["since"] == "ça a commencé à la rentrée"
 
 
+async def test_a_date_given_to_how_often_fills_since_and_the_question_comes_again(domain):
+    slots = {**AT_SUMMARY, "frequency": None, "since": None, "consequences": None,
+             "requested_slot": "frequency"}
+    slots, said, _ = await turn(domain, "depuis septembre", slots=slots,
+                                entities=[{"entity": "since", "value": "depuis septembre"}])
+    assert slots["since"] == "depuis septembre" and slots.get("frequency") is None
+    assert slots["requested_slot"] == "frequency"
+    slots, _, _ = await turn(domain, "tous les jours", slots=slots,
+                             entities=[{"entity": "frequency", "value": "tous les jours"}])
+    assert slots["frequency"] == "tous les jours" and slots["since"] == "depuis septembre"
+    assert slots["requested_slot"] == "consequences"
+    # A frequency given to "since when?" works the same way.
+    slots = {**AT_SUMMARY, "frequency": None, "since": None, "requested_slot": "since"}
+    slots, _, _ = await turn(domain, "2 fois par semaine", slots=slots,
+                             entities=[{"entity": "frequency", "value": "2 fois par semaine"}])
+    assert slots["frequency"] == "2 fois par semaine" and slots.get("since") is None
+    assert slots["requested_slot"] == "since"
+
+
 async def test_several_details_in_one_answer_fill_several_questions(domain):
     slots = {"description": DESCRIPTION, "theme": "transports", "theme_confidence": 0.9,
              "requested_slot": "place"}
