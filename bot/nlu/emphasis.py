@@ -25,7 +25,6 @@ _MARKER = re.compile(
     r"\s+(?:le plus|vraiment|surtout)"
     r")\b"
 )
-_SENTENCE_END = re.compile(r"[.!?;\n]")
 _SENTENCE = re.compile(r"[^.!?;\n]+")
 # Fewer words than this after the marker means the marker closes its sentence
 # ("..., c'est le plus grave."): the stressed part is the sentence before.
@@ -38,8 +37,8 @@ def stressed_part(text: str) -> str:
     marker = _MARKER.search(folded)
     if marker is None:
         return ""
-    end = _SENTENCE_END.search(folded, marker.end())
-    part = folded[marker.end() : end.start() if end else len(folded)]
+    rest = _SENTENCE.match(folded, marker.end())  # up to the end of its sentence
+    part = rest.group() if rest else ""
     if len(part.split()) >= _MIN_WORDS:
         return part.strip()
     before = [chunk for chunk in _SENTENCE.findall(folded[: marker.start()]) if chunk.strip()]

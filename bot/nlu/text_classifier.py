@@ -4,8 +4,9 @@ Features: TF-IDF of words and word pairs and TF-IDF of character n-grams,
 both on the normalised text (bot/nlu/normalize.py: no accents, SMS spellings
 expanded, elisions split), plus the spaCy document vector when `SpacyNLP`
 runs before. With `emphasis_weight` above 0, the part the writer stresses
-(bot/nlu/emphasis.py) is added again with that weight to both TF-IDF parts. Model: multinomial logistic regression (scikit-learn, already a
-Rasa dependency), which trains in seconds on CPU and gives probabilities.
+(bot/nlu/emphasis.py) is added again with that weight to both TF-IDF parts.
+Model: multinomial logistic regression (scikit-learn, already a Rasa
+dependency), which trains in seconds on CPU and gives probabilities.
 
 Subclasses say where the label of a training example comes from
 (`label_of`) and where the prediction goes (`annotate`).
