@@ -160,14 +160,15 @@ async def evaluate(model: Model) -> Dict[str, Any]:
             gold_entities.append(spans(message.get("entities")))
             pred_entities.append(spans(parse.get("entities")))
     results["held_out_themes"] = theme_preds
+    act_preds = []
     for message in load_examples(DIALOGUE_TEST):
         parse = await model.parse(message.get("text"))
         name, conf = model.intent(parse)
-        intent_preds.append(Prediction(message.get("intent"), ((name, conf),), message.get("intent")))
+        act_preds.append(Prediction(message.get("intent"), ((name, conf),), message.get("intent")))
         gold_entities.append(spans(message.get("entities")))
         pred_entities.append(spans(parse.get("entities")))
-    results["intents"] = intent_preds
-    results["dialogue_acts"] = intent_preds[len(theme_preds):]
+    results["intents"] = intent_preds + act_preds
+    results["dialogue_acts"] = act_preds
     results["entities"] = metrics.entity_scores(gold_entities, pred_entities)
     if GOLD.exists():
         gold_preds, gold_acts, gold_secondary = [], [], []
@@ -202,13 +203,18 @@ def theme_summary(predictions: List[Prediction], labels: List[str]) -> Dict[str,
     }
 
 
+def row(name: str, a: float, b: Optional[float]) -> None:
+    """One line of a Digor / baseline table ("—" when there is no baseline)."""
+    print(f"{name:32}{a:>10.3f}{(f'{b:.3f}' if b is not None else '—'):>10}")
+
+
+def share(flags: List[bool]) -> float:
+    return sum(flags) / len(flags)
+
+
 def print_comparison(title: str, ours: Dict[str, Any], base: Optional[Dict[str, Any]]) -> None:
     print(f"\n== {title} (n = {ours['n']}) ==")
     print(f"{'':32}{'Digor':>10}{'baseline':>10}")
-
-    def row(name: str, a: float, b: Optional[float]) -> None:
-        print(f"{name:32}{a:>10.3f}{(f'{b:.3f}' if b is not None else '—'):>10}")
-
     for key, name in [("accuracy", "accuracy"), ("top3", "top-3 accuracy"), ("macro_f1", "macro-F1"), ("ece", "calibration error (ECE)")]:
         row(name, ours[key], base[key] if base else None)
     print("F1 per theme:")
@@ -315,27 +321,25 @@ def main() -> int:
         if key == "gold_themes":
             # The annotator's second choice: how many errors fall on a text
             # that touches two themes (the gold README calls them debatable).
-            either = [primary_or_secondary(p, s) for p, s in zip(ours[key], ours["gold_secondary"])]
+            either = share([primary_or_secondary(p, s) for p, s in zip(ours[key], ours["gold_secondary"])])
             base_either = (
-                [primary_or_secondary(p, s) for p, s in zip(base[key], base["gold_secondary"])] if base else None
+                share([primary_or_secondary(p, s) for p, s in zip(base[key], base["gold_secondary"])]) if base else None
             )
-            print(f"{'top-1 is the primary or the secondary':32}{sum(either) / len(either):>10.3f}"
-                  f"{(f'{sum(base_either) / len(base_either):.3f}' if base_either else '—'):>10}")
-            report[key]["digor"]["primary_or_secondary"] = sum(either) / len(either)
+            row("top-1 is the primary or the secondary", either, base_either)
+            report[key]["digor"]["primary_or_secondary"] = either
 
     intents = ours["intents"]
     intent_acc = metrics.accuracy(intents)
     base_intent_acc = metrics.accuracy(base["intents"]) if base else None
     print(f"\n== dialogue acts (n = {len(intents)}: held-out dialogue + held-out irritants) ==")
-    print(f"{'intent accuracy':32}{intent_acc:>10.3f}{(f'{base_intent_acc:.3f}' if base else '—'):>10}")
+    row("intent accuracy", intent_acc, base_intent_acc)
     # The irritants are most of the set: the dialogue acts alone, the harder part.
     acts_acc = metrics.accuracy(ours["dialogue_acts"])
     base_acts_acc = metrics.accuracy(base["dialogue_acts"]) if base else None
-    print(f"{'  dialogue set only (' + str(len(ours['dialogue_acts'])) + ')':32}{acts_acc:>10.3f}"
-          f"{(f'{base_acts_acc:.3f}' if base else '—'):>10}")
+    row(f"  dialogue set only ({len(ours['dialogue_acts'])})", acts_acc, base_acts_acc)
     for name, (acc, n) in metrics.accuracy_per_group(intents).items():
         other = metrics.accuracy_per_group(base["intents"]).get(name, (None, 0))[0] if base else None
-        print(f"{'  ' + name + f' ({n})':32}{acc:>10.3f}{(f'{other:.3f}' if other is not None else '—'):>10}")
+        row(f"  {name} ({n})", acc, other)
     print("\n== entities (exact spans; held-out sets marked up by hand: test_themes.yml, test_dialogue.yml) ==")
     print(f"{'':20}{'precision':>10}{'recall':>10}{'F1':>8}{'n':>6}   baseline P / R")
     for entity, score in ours["entities"].items():
@@ -346,7 +350,7 @@ def main() -> int:
         acts = ours["gold_acts"]
         base_acts = metrics.accuracy(base["gold_acts"]) if base else None
         print(f"\n== real gold texts read as a description of a problem (describe_irritant), n = {len(acts)} ==")
-        print(f"{'share':32}{metrics.accuracy(acts):>10.3f}{(f'{base_acts:.3f}' if base else '—'):>10}")
+        row("share", metrics.accuracy(acts), base_acts)
         for name, (acc, n) in metrics.accuracy_per_group(acts).items():
             print(f"{'  ' + name + f' ({n})':32}{acc:>10.3f}")
         report["gold_acts"] = {"digor": metrics.accuracy(acts), "baseline": base_acts}
