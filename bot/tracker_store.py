@@ -66,6 +66,34 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _reopen_when_the_file_changes(engine: sa.engine.Engine, path: str) -> None:
+    """An open SQLite connection goes on using its file even once the file is
+    moved, deleted or replaced: a kept connection is given out only while the
+    path still names the file it opened; otherwise the pool opens the path
+    again, which fails when the database is gone, as a new connection would."""
+
+    def file_id() -> Any:
+        stat = os.stat(path)
+        return stat.st_dev, stat.st_ino
+
+    def remember(_dbapi_connection: Any, record: Any) -> None:
+        try:
+            record.info["sqlite_file"] = file_id()
+        except OSError:
+            record.info["sqlite_file"] = None
+
+    def check(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        try:
+            same = file_id() == record.info.get("sqlite_file")
+        except OSError:
+            same = False
+        if not same:
+            raise sa.exc.DisconnectionError(f"the SQLite file {path} changed")
+
+    sa.event.listen(engine, "connect", remember)
+    sa.event.listen(engine, "checkout", check)
+
+
 class TrackerStoreUnavailable(RuntimeError):
     """The tracker store's database cannot be used.
 
@@ -206,14 +234,25 @@ class HealthCheckedSQLTrackerStore(SQLTrackerStore):
             self.engine.dispose()
             engine_kwargs = create_engine_kwargs(engine_url)
             connect_args = {**connect_args_for(engine_url), **engine_kwargs.get("connect_args", {})}
+            sqlite_file = None
             if engine_url.get_backend_name() == "sqlite":
                 # The store's threads share the engine (each its own connection).
                 connect_args["check_same_thread"] = False
+                if engine_url.database not in (None, "", ":memory:"):
+                    # SQLAlchemy 1.4 opens a new connection for each use of a
+                    # SQLite file (NullPool), and each new one runs the pragmas
+                    # below: a fifth of the server's time under load (make
+                    # bench). Keep one open connection per thread instead.
+                    engine_kwargs["poolclass"] = sa.pool.QueuePool
+                    engine_kwargs["pool_size"] = SQL_THREADS
+                    sqlite_file = engine_url.database
             if connect_args:
                 engine_kwargs["connect_args"] = connect_args
             self.engine = sa.create_engine(engine_url, pool_pre_ping=True, **engine_kwargs)
             if engine_url.get_backend_name() == "sqlite":
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+                if sqlite_file:
+                    _reopen_when_the_file_changes(self.engine, sqlite_file)
             self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
             self._executor = ThreadPoolExecutor(SQL_THREADS, thread_name_prefix="tracker-sql")
         except TrackerStoreUnavailable as error:

@@ -48,6 +48,24 @@ async def test_sqlite_store_is_ours_and_keeps_conversations(tmp_path):
     assert store.health.ok and store.health.failures == 0
 
 
+async def test_a_sqlite_file_keeps_its_connections_open_between_messages(tmp_path):
+    """SQLAlchemy 1.4 would open (and set up) a new SQLite connection for each
+    read and write; the store keeps one per thread of its own."""
+    import asyncio
+
+    import sqlalchemy as sa
+
+    from bot.tracker_store import SQL_THREADS
+
+    store = from_endpoints(f"sqlite:///{tmp_path / 'tracker.db'}")
+    opened = []
+    sa.event.listen(store.engine, "connect", lambda *args: opened.append(1))
+    for round_ in range(5):
+        await asyncio.gather(*(a_conversation(store, f"s{n}") for n in range(8)))
+    assert len(opened) <= SQL_THREADS
+    assert (await store.retrieve("s3")).get_slot("location") == "Quimperlé"
+
+
 async def test_same_rows_as_rasas_own_store_both_ways_and_sessions_kept_apart(tmp_path):
     """Our lean SQL reads and writes exactly what Rasa's ORM store does."""
     url = f"sqlite:///{tmp_path / 'tracker.db'}"
