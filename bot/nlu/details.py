@@ -369,6 +369,13 @@ def _service_pattern() -> Tuple[re.Pattern, Dict[str, str]]:
 _CAPITALS_ONLY = {"star", "tub", "sip", "rh", "ctrl", "qub", "drh"}
 _AFTER_ARTICLE = {"region", "departement", "college"}
 _ARTICLE = re.compile(r"\b(?:la|le|l'|au|du|a\s+la)\s*$")
+# A building named after a place word is where it happens, not the service
+# concerned: "le car me laisse devant le lycée" is about the bus.
+_BUILDINGS = {"Lycée", "Collège", "Mairie", "CHU", "Préfecture", "La Poste", "EHPAD", "France Services"}
+_PLACE_WORD = re.compile(
+    r"\b(?:devant|derriere|pres|a\s+cote|en\s+face|autour|le\s+long|vers|jusqu'?)"
+    r"\s*(?:de\s+la|de\s+l'|du|des|de|d'|a\s+la|au|la|le|l')?\s*$"
+)
 
 
 def find_services(text: str) -> List[Span]:
@@ -380,6 +387,8 @@ def find_services(text: str) -> List[Span]:
         if key in _CAPITALS_ONLY and not text[match.start():match.end()].isupper():
             continue
         if key in _AFTER_ARTICLE and not _ARTICLE.search(folded[max(0, match.start() - 6):match.start()]):
+            continue
+        if variants[key] in _BUILDINGS and _PLACE_WORD.search(folded[max(0, match.start() - 20):match.start()]):
             continue
         spans.append(Span(match.start(), match.end(), "service", variants[key]))
     return spans

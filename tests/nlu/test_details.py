@@ -98,6 +98,9 @@ def test_the_list_covers_every_commune_of_brittany():
         ("la MDPH", "MDPH"),
         ("le bus STAR", "STAR"),
         ("à la Région", "Région Bretagne"),
+        ("le lycée ne répond pas", "Lycée"),
+        ("la cantine du lycée de Pontivy", "Lycée"),
+        ("je suis allée à la mairie", "Mairie"),
     ],
 )
 def test_services(text, service):
@@ -158,7 +161,17 @@ def test_not_who_is_affected(text):
     assert [s for s in find_details(text) if s.entity == "affected"] == []
 
 
-@pytest.mark.parametrize("text", ["une star du foot", "ma région natale", "tub de peinture"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "une star du foot", "ma région natale", "tub de peinture",
+        # A building where it happens is a place, not the service concerned.
+        "le car scolaire me laisse devant le lycée à 7h",
+        "l'arrêt en face de la mairie n'a pas d'abri",
+        "plus de bus jusqu'au CHU le dimanche",
+        "pas de piste cyclable à côté du collège",
+    ],
+)
 def test_service_names_that_are_ordinary_words(text):
     assert [s for s in find_details(text) if s.entity == "service"] == []
 
