@@ -79,7 +79,7 @@ DETAIL_ENTITIES = {
 INTAKE_SLOTS = (
     "description", "place", "location", "service", "affected", "frequency", "since",
     "consequences", "solution_idea", "reporter_role", "contact_wanted", "contact",
-    "contact_consent", "theme", "theme_confidence", "theme_ranking", "theme_choice",
+    "contact_consent", "theme", "theme_confidence", "theme_ranking", "theme_scores", "theme_choice",
     "theme_confirmed", "similar_count", "similar_join", "intake_key", "recording_consent",
     "desk_agent", "summary_ok", "change_field", "change_pending", "cancel_confirm",
     "cancel_pending", "resume_choice", "resume_pending", "retries", "save_failed",
@@ -158,6 +158,12 @@ def top_themes(message: Dict[Text, Any]) -> List[str]:
     """Every theme but "autre", likeliest first."""
     ranking = message.get("theme_ranking") or []
     return [item["name"] for item in ranking if item.get("name") != "autre"]
+
+
+def theme_scores(message: Dict[Text, Any]) -> Dict[str, float]:
+    """The classifier's confidence in each theme."""
+    return {item["name"]: round(float(item.get("confidence") or 0.0), 4)
+            for item in message.get("theme_ranking") or [] if item.get("name")}
 
 
 def theme_offer(slots: Dict[Text, Any], path: Path) -> List[str]:
@@ -361,6 +367,7 @@ class Turn:
         self.set("theme", theme.get("name") or "autre")
         self.set("theme_confidence", float(theme.get("confidence") or 0.0))
         self.set("theme_ranking", top_themes(self.message))
+        self.set("theme_scores", theme_scores(self.message))
         if not self.slots.get("intake_key"):
             self.set("intake_key", f"{self.tracker.sender_id}:{uuid.uuid4().hex}")
         if self.slots.get("theme_confirmed") is not None:
@@ -599,6 +606,10 @@ class Turn:
             self.set("similar_count", None)
             self.set("similar_join", None)
         self.set("theme", theme)
+        # The classifier's confidence in the theme kept, not in its own first guess.
+        scores = self.slots.get("theme_scores") or {}
+        if theme in scores:
+            self.set("theme_confidence", float(scores[theme]))
         self.set("theme_confirmed", True)
         self.set("theme_more", None)
 

@@ -529,6 +529,20 @@ async def test_something_else_shows_every_theme_then_none_of_these(domain):
     assert slots["theme"] == "autre" and slots["theme_confirmed"] is True
 
 
+async def test_the_theme_chosen_keeps_the_classifiers_confidence_in_it(domain):
+    slots, _, _ = await turn(
+        domain, "le car de 7h ne passe pas devant le lycée", intent="describe_irritant",
+        slots={"requested_slot": "description"}, extra={"theme_ranking": RANKING},
+    )
+    assert slots["theme_confidence"] == pytest.approx(0.88)
+    slots = {**slots, "theme_confirmed": False, "requested_slot": "theme_choice"}
+    payload = '/choose_theme{"theme_choice": "lycees_education"}'
+    slots, _, _ = await turn(domain, payload, intent="choose_theme", slots=slots,
+                             entities=[{"entity": "theme_choice", "value": "lycees_education"}])
+    assert slots["theme"] == "lycees_education" and slots["theme_confirmed"] is True
+    assert slots["theme_confidence"] == pytest.approx(0.30)
+
+
 async def test_a_rejected_theme_is_not_offered_again(domain):
     slots, _, _ = await turn(domain, "le sujet n'est pas bon", intent="correct", slots=AT_SUMMARY)
     assert slots["requested_slot"] == "theme_choice"
