@@ -43,9 +43,12 @@ browser-tools:
 validate: $(VENV)/.installed ## Check the training data (rasa data validate)
 	$(RASA) data validate --domain $(DOMAIN) --data $(DATA) --config config.yml
 
+# The stamp takes the time training started: a file edited during training
+# is newer than the stamp, so the next make trains again.
 $(MODEL_STAMP): $(VENV)/.installed $(TRAIN_INPUTS)
-	$(RASA) train --domain $(DOMAIN) --data $(DATA) --config config.yml --out models
-	@touch $@
+	@started=$$(date +%s.%N); \
+	$(RASA) train --domain $(DOMAIN) --data $(DATA) --config config.yml --out models && \
+	touch -d "@$$started" $@
 
 train: $(MODEL_STAMP) ## Train a model into models/ when the training data changed
 
