@@ -234,25 +234,25 @@ class HealthCheckedSQLTrackerStore(SQLTrackerStore):
             self.engine.dispose()
             engine_kwargs = create_engine_kwargs(engine_url)
             connect_args = {**connect_args_for(engine_url), **engine_kwargs.get("connect_args", {})}
-            sqlite_file = None
-            if engine_url.get_backend_name() == "sqlite":
+            sqlite = engine_url.get_backend_name() == "sqlite"
+            sqlite_file = engine_url.database if sqlite and engine_url.database not in (None, "", ":memory:") else None
+            if sqlite:
                 # The store's threads share the engine (each its own connection).
                 connect_args["check_same_thread"] = False
-                if engine_url.database not in (None, "", ":memory:"):
-                    # SQLAlchemy 1.4 opens a new connection for each use of a
-                    # SQLite file (NullPool), and each new one runs the pragmas
-                    # below: a fifth of the server's time under load (make
-                    # bench). Keep one open connection per thread instead.
-                    engine_kwargs["poolclass"] = sa.pool.QueuePool
-                    engine_kwargs["pool_size"] = SQL_THREADS
-                    sqlite_file = engine_url.database
+            if sqlite_file:
+                # SQLAlchemy 1.4 opens a new connection for each use of a
+                # SQLite file (NullPool), and each runs the pragmas below:
+                # about a fifth of the store threads' samples under load
+                # (make bench). One kept connection per thread instead.
+                engine_kwargs["poolclass"] = sa.pool.QueuePool
+                engine_kwargs["pool_size"] = SQL_THREADS
             if connect_args:
                 engine_kwargs["connect_args"] = connect_args
             self.engine = sa.create_engine(engine_url, pool_pre_ping=True, **engine_kwargs)
-            if engine_url.get_backend_name() == "sqlite":
+            if sqlite:
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-                if sqlite_file:
-                    _reopen_when_the_file_changes(self.engine, sqlite_file)
+            if sqlite_file:
+                _reopen_when_the_file_changes(self.engine, sqlite_file)
             self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
             self._executor = ThreadPoolExecutor(SQL_THREADS, thread_name_prefix="tracker-sql")
         except TrackerStoreUnavailable as error:

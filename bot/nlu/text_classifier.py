@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 SPACY_DOC = "text_spacy_doc"
 STATE_FILE = "text_classifier.json"
 ARRAYS_FILE = "text_classifier.npz"
+# The TF-IDF parts of the features, in their order (see `_vectorizers`).
+TFIDF_PARTS = ("words", "chars")
 
 Ranking = List[Dict[str, Any]]
 
@@ -60,7 +62,7 @@ def fast_ready(model: Dict[str, Any]) -> Dict[str, Any]:
     classifier's weights in Fortran order, so that the sparse product with
     their transpose reads them in place instead of copying the whole matrix
     (a quarter of the parse time before)."""
-    model["idf"] = {name: np.asarray(model[name].idf_) for name in ("words", "chars")}
+    model["idf"] = {name: np.asarray(model[name].idf_) for name in TFIDF_PARTS}
     classifier = model.get("classifier")
     if classifier is not None:
         classifier.coef_ = np.asfortranarray(classifier.coef_)
@@ -156,13 +158,13 @@ class TextClassifier(GraphComponent):
     def _features(self, messages: List[Message]) -> csr_matrix:
         raw = [message.get(TEXT) or "" for message in messages]
         texts = [normalize(text) for text in raw]
-        parts = [tfidf(self.model[name], self.model["idf"][name], texts) for name in ("words", "chars")]
+        parts = [tfidf(self.model[name], self.model["idf"][name], texts) for name in TFIDF_PARTS]
         weight = float(self.config["emphasis_weight"])
         stressed = [normalize(stressed_part(text)) for text in raw] if weight else []
         if any(stressed):
             parts = [
                 part + weight * tfidf(self.model[name], self.model["idf"][name], stressed)
-                for part, name in zip(parts, ("words", "chars"))
+                for part, name in zip(parts, TFIDF_PARTS)
             ]
         if self.model["spacy_dim"]:
             dense = self._spacy_matrix(messages)
@@ -246,14 +248,14 @@ class TextClassifier(GraphComponent):
                     "classes": [str(label) for label in classifier.classes_],
                     "vocabulary": {
                         name: {term: int(index) for term, index in self.model[name].vocabulary_.items()}
-                        for name in ("words", "chars")
+                        for name in TFIDF_PARTS
                     },
                 }
                 np.savez(
                     Path(directory) / ARRAYS_FILE,
                     coef=classifier.coef_,
                     intercept=classifier.intercept_,
-                    **{f"idf_{name}": self.model[name].idf_ for name in ("words", "chars")},
+                    **{f"idf_{name}": self.model[name].idf_ for name in TFIDF_PARTS},
                 )
             (Path(directory) / STATE_FILE).write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
 
