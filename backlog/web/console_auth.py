@@ -80,10 +80,23 @@ def read_session(request: web.Request, now: float | None = None) -> ConsoleSessi
     return None
 
 
+def over_https(request: web.Request) -> bool:
+    """The browser reached us over HTTPS: directly, or through a reverse proxy
+    that ends TLS and says so (X-Forwarded-Proto, or RFC 7239 Forwarded).
+    Trusting the header is safe here: it only decides whether the browser
+    sends the cookie back over HTTPS alone."""
+    if request.secure:
+        return True
+    proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return proto == "https" or any(
+        (element.get("proto") or "").lower() == "https" for element in request.forwarded[:1]
+    )
+
+
 def set_session(response: web.StreamResponse, request: web.Request, value: str) -> None:
     response.set_cookie(
         SESSION_COOKIE, value, max_age=SESSION_SECONDS, path=PATH,
-        httponly=True, samesite="Strict", secure=request.secure,
+        httponly=True, samesite="Strict", secure=over_https(request),
     )
 
 
@@ -98,7 +111,7 @@ def login_csrf(request: web.Request) -> str:
 
 def set_login_csrf(response: web.StreamResponse, request: web.Request, value: str) -> None:
     response.set_cookie(
-        LOGIN_CSRF_COOKIE, value, path=PATH, httponly=True, samesite="Strict", secure=request.secure,
+        LOGIN_CSRF_COOKIE, value, path=PATH, httponly=True, samesite="Strict", secure=over_https(request),
     )
 
 

@@ -62,6 +62,32 @@ async def test_the_login_page_is_accessible_and_sets_a_csrf_cookie(client):
     assert "script-src" not in page.headers["Content-Security-Policy"]
 
 
+@pytest.mark.parametrize(
+    "headers, secure",
+    [
+        ({}, False),
+        ({"X-Forwarded-Proto": "http"}, False),
+        ({"X-Forwarded-Proto": "https"}, True),
+        ({"X-Forwarded-Proto": "https, http"}, True),
+        ({"Forwarded": "for=192.0.2.60;proto=https;by=203.0.113.43"}, True),
+        ({"Forwarded": "for=192.0.2.60;proto=http"}, False),
+    ],
+)
+async def test_cookies_are_secure_when_the_browser_came_over_https(client, headers, secure):
+    """Behind a reverse proxy that ends TLS, the cookies are sent back over HTTPS only."""
+    page = await client.get("/console/login", headers=headers)
+    csrf = CSRF.search(await page.text()).group(1)
+    # The test client, on plain HTTP, keeps no Secure cookie: it is sent by hand, as the browser would.
+    answer = await client.post(
+        "/console/login", data={"csrf": csrf, "token": TOKEN, "next": ""},
+        headers={**headers, "Cookie": f"digor_csrf={page.cookies['digor_csrf'].value}"}, allow_redirects=False,
+    )
+    cookies = {name: morsel for name, morsel in answer.cookies.items()}
+    assert "digor_console" in cookies
+    assert bool(cookies["digor_console"]["secure"]) is secure
+    assert bool(page.cookies["digor_csrf"]["secure"]) is secure
+
+
 async def test_pages_need_a_session(client):
     for path in ("/console/tickets", "/console/charts", "/console/outbox", "/console/export.csv"):
         answer = await client.get(path, allow_redirects=False)
