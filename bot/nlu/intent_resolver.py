@@ -10,6 +10,9 @@ Runs after Rasa's `FallbackClassifier`:
   `inform` is the likelier of the two: both are the person telling about
   the problem, and the conversation handles them the same way. The fallback
   would make the person repeat a long description for nothing.
+- A message of keyboard mash ("zerzerzer", "qsdfqsdf", "1234") is
+  `gibberish`, whatever the classifier leaned to (bot/nlu/keyboard_mash.py):
+  the conversation never keeps it as an answer.
 
 Everything else is left as the classifiers and the fallback said.
 """
@@ -34,11 +37,14 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.nlu.keyboard_mash import is_keyboard_mash
+
 FALLBACK = "nlu_fallback"
+GIBBERISH = "gibberish"
 INFORM = "inform"
 TELLING = frozenset({"describe_irritant", INFORM})
 # Intents that a message made of a detail overrides.
-NOT_AN_ANSWER = frozenset({FALLBACK, "out_of_scope", "gibberish"})
+NOT_AN_ANSWER = frozenset({FALLBACK, "out_of_scope", GIBBERISH})
 DETAILS = frozenset({"location", "service", "frequency", "since", "affected"})
 # Share of the message's letters and digits that the details must cover.
 DETAIL_SHARE = 0.5
@@ -73,6 +79,8 @@ def resolve(text: str, intent: Dict[str, Any], ranking: List[Dict[str, Any]],
     if name in NOT_AN_ANSWER and detail_share(text, entities) >= DETAIL_SHARE:
         confidence = next((i[PREDICTED_CONFIDENCE_KEY] for i in ranking if i.get(INTENT_NAME_KEY) == INFORM), 0.0)
         return {INTENT_NAME_KEY: INFORM, PREDICTED_CONFIDENCE_KEY: float(confidence)}
+    if name != GIBBERISH and is_keyboard_mash(text):
+        return {INTENT_NAME_KEY: GIBBERISH, PREDICTED_CONFIDENCE_KEY: 1.0}
     if name == FALLBACK:
         learned = [i for i in ranking if i.get(INTENT_NAME_KEY) != FALLBACK][:2]
         if (len(learned) == 2 and {i[INTENT_NAME_KEY] for i in learned} == TELLING

@@ -68,3 +68,10 @@ def test_the_component_sets_the_intent_on_the_message():
     IntentResolver().process([message])
     assert message.get("intent") == {"name": "inform", "confidence": 0.11}
     assert "intent" in message.output_properties
+
+
+@pytest.mark.parametrize("intent", ["nlu_fallback", "out_of_scope", "describe_irritant"])
+def test_keyboard_mash_is_gibberish(intent):
+    found = resolve("fgfgfgfg", {"name": intent, "confidence": 0.4}, ranking((intent, 0.4)), [])
+    assert found == {"name": "gibberish", "confidence": 1.0}
+    assert resolve("fgfgfgfg", {"name": "gibberish", "confidence": 0.9}, ranking(("gibberish", 0.9)), []) is None
