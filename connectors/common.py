@@ -16,10 +16,22 @@ logger = logging.getLogger(__name__)
 # Longer texts are cut here; the NLU guard then asks for a summary.
 MAX_MESSAGE_CHARACTERS = 100_000
 UNAVAILABLE = "Le service ne répond pas pour le moment. Réessayez dans quelques minutes."
+# A body that is not a JSON object: the page or program that sent it is at fault.
+UNREADABLE = "Le message n'a pas pu être lu. Rechargez la page, puis réessayez."
 # Rasa's own intents that reset or rewind a conversation without a word ("/restart"
 # typed by a person wipes it and leaves them with no answer). No button of Digor
 # sends them, so a message that starts with one is read as words.
 _RASA_INTERNAL = re.compile(r"^\s*/(?=(?:restart|back|session_start)\b)", re.IGNORECASE)
+
+
+def json_object(request: Any) -> Optional[Dict[str, Any]]:
+    """The request's body when it is a JSON object, else None (unreadable,
+    not JSON, or another JSON value)."""
+    try:
+        body = request.json
+    except Exception:  # noqa: BLE001 - Sanic raises its own error on bad JSON
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def as_person_text(text: str) -> str:

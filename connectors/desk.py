@@ -37,7 +37,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.common import UNAVAILABLE, ask_rasa
+from connectors.common import UNAVAILABLE, UNREADABLE, ask_rasa, json_object
 from connectors.limits import check_rate, request_address
 
 logger = logging.getLogger(__name__)
@@ -139,14 +139,6 @@ def sender_id(conversation: str) -> str:
     return f"desk:{conversation}"
 
 
-def _json_body(request: Request) -> Dict[str, Any]:
-    try:
-        body = request.json
-    except Exception:  # noqa: BLE001 - malformed JSON is treated as empty
-        body = None
-    return body if isinstance(body, dict) else {}
-
-
 class DeskInput(InputChannel):
     """Phone desk channel: signed sessions bound to a signed-in agent."""
 
@@ -216,7 +208,9 @@ class DeskInput(InputChannel):
 
         @desk.route("/session", methods=["POST"])
         async def session(request: Request) -> HTTPResponse:
-            body = _json_body(request)
+            body = json_object(request)
+            if body is None:
+                return response.json({"error": UNREADABLE}, status=400)
             if "agent_token" in body:
                 # Sign-in attempts count against the caller's address, like messages.
                 address = request_address(request) or "unknown"
@@ -235,7 +229,9 @@ class DeskInput(InputChannel):
 
         @desk.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            body = _json_body(request)
+            body = json_object(request)
+            if body is None:
+                return response.json({"error": UNREADABLE}, status=400)
             claims = self.valid_session(body.get("session"))
             if claims is None:
                 return response.json({"error": REFUSED}, status=401)
@@ -256,7 +252,10 @@ class DeskInput(InputChannel):
 
         @desk.route("/summary", methods=["POST"])
         async def summary(request: Request) -> HTTPResponse:
-            claims = self.valid_session(_json_body(request).get("session"))
+            body = json_object(request)
+            if body is None:
+                return response.json({"error": UNREADABLE}, status=400)
+            claims = self.valid_session(body.get("session"))
             if claims is None:
                 return response.json({"error": REFUSED}, status=401)
             return response.json({"summary": await self.summary(request, claims["c"])})

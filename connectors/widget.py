@@ -19,7 +19,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.common import UNAVAILABLE, ask_rasa
+from connectors.common import UNAVAILABLE, UNREADABLE, ask_rasa, json_object
 from connectors.limits import request_address
 
 
@@ -78,11 +78,9 @@ class WidgetInput(InputChannel):
 
         @widget.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            try:
-                body = request.json
-            except Exception:  # noqa: BLE001 - malformed JSON is treated as empty
-                body = None
-            body = body if isinstance(body, dict) else {}
+            body = json_object(request)
+            if body is None:
+                return response.json({"error": UNREADABLE}, status=400)
             sender_id = session_from_token(self.secret, body.get("session"))
             if sender_id is None:
                 return response.json(

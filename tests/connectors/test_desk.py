@@ -24,6 +24,7 @@ from connectors.desk import (
     sender_id,
     session_key,
 )
+from connectors.common import UNREADABLE
 from connectors.limits import Limit, RateLimiter, reset_limiter
 from connectors.widget import new_session_token
 
@@ -191,10 +192,12 @@ async def test_refused_requests_leave_no_trace(desk, make_session):
     assert list(await desk.store.keys()) == []
 
 
-async def test_malformed_bodies_are_refused(desk):
-    for body in (b"{not json", b"[]", b'"text"'):
-        status, _ = await post(f"{desk.url}/webhook", body)
-        assert status == 401
+@pytest.mark.parametrize("route", ["webhook", "session", "summary"])
+async def test_malformed_bodies_are_refused(desk, route):
+    for body in (b"{not json", b"[]", b'"text"', b""):
+        status, answer = await post(f"{desk.url}/{route}", body)
+        assert status == 400
+        assert answer["error"] == UNREADABLE
     assert desk.rasa.messages == []
 
 
