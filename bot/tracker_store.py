@@ -248,7 +248,10 @@ class HealthCheckedSQLTrackerStore(SQLTrackerStore):
                 engine_kwargs["pool_size"] = SQL_THREADS
             if connect_args:
                 engine_kwargs["connect_args"] = connect_args
-            self.engine = sa.create_engine(engine_url, pool_pre_ping=True, **engine_kwargs)
+            # A network database may drop an idle connection: ping it before
+            # use. A local SQLite file cannot; the file-identity check below
+            # covers what can happen to it (moved, deleted, replaced).
+            self.engine = sa.create_engine(engine_url, pool_pre_ping=sqlite_file is None, **engine_kwargs)
             if sqlite:
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             if sqlite_file:
