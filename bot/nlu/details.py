@@ -72,14 +72,27 @@ _UNIT_WORDS = {
 _DAYS = r"(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)s?"
 _PERIOD = r"(?:jours?|matins?|soirs?|midis?|nuits?|semaines?|week[ -]?ends?|mois|ans|annees?|trimestres?|heures?|rentrees?|etes?|hivers?|vacances)"
 _EVERY = r"(?:tous|toutes|tout|tt|ts|ttes|tte)"
+# A count said without a number ("plusieurs fois par semaine").
+_SOME = r"(?:plusieurs|quelques|une\s+dizaine\s+de|des\s+dizaines\s+de)"
+# "2 a 3 fois", "2-3 fois", "deux ou trois fois".
+_RANGE = rf"{_NUM}\s*(?:-|a|ou)\s*{_NUM}"
+_FOIS = r"(?:fois|x)"
+# What a thing that goes wrong "each time" is counted in ("a chaque appel").
+_OCCASIONS = (r"(?:fois|coup|passage|demande|appel|trajet|voyage|deplacement|visite|connexion|"
+              r"renouvellement|rendez-vous|rdv|dossier|declaration|courrier)")
 FREQUENCY = re.compile(
     r"\b(?:"
     rf"(?P<every>{_EVERY}\s+les\s+(?:(?P<n_every>{_NUM})\s+)?(?P<unit_every>{_PERIOD}|{_DAYS}))"
-    rf"|(?P<each>chaque\s+(?P<unit_each>{_PERIOD}|{_DAYS}|fois|annee|jour))"
-    rf"|(?P<times>(?P<n_times>{_NUM})\s+fois\s+(?:par|pr|/)\s+(?P<unit_times>jour|semaine|mois|an|annee|trimestre|heure))"
-    rf"|(?P<times_in>(?P<n_in>{_NUM})\s+fois\s+(?:dans|en)\s+(?:la|le|l')?\s*(?P<unit_in>journee|semaine|mois|annee|an))"
-    r"|(?P<always>a\s+chaque\s+fois|a\s+chaque\s+coup|systematiquement|tout\s+le\s+temps|tt\s+le\s+temps|en\s+permanence|sans\s+arret|constamment|quotidiennement|tlj|h\s*24|24\s*h\s*/\s*24)"
+    rf"|(?P<always>a\s+chaque\s+{_OCCASIONS}|systematiquement|tout\s+le\s+temps|tt\s+le\s+temps|en\s+permanence|sans\s+arret|constamment|h\s*24|24\s*h\s*/\s*24)"
+    r"|(?P<daily>quotidiennement|au\s+quotidien|journellement|tlj)"
+    rf"|(?P<each>chaque\s+(?P<unit_each>{_PERIOD}|{_DAYS}|{_OCCASIONS}|annee|jour))"
+    rf"|(?P<times>(?P<n_times>{_RANGE}|{_NUM}|{_SOME})\s*{_FOIS}\s*(?:par|pr|/)\s*(?P<unit_times>jour|semaine|mois|an|annee|trimestre|heure))"
+    rf"|(?P<times_in>(?P<n_in>{_RANGE}|{_NUM}|{_SOME})\s*{_FOIS}\s+(?:dans|ds|en)\s+(?:la|le|l')?\s*(?P<unit_in>journee|semaine|mois|annee|an))"
+    r"|(?P<twice_a_day>matin\s+et\s+soir|soir\s+et\s+matin)"
+    r"|(?P<rarely>pas\s+(?:tres\s+|si\s+|trop\s+)?souvent)"
     r"|(?P<often>tres\s+souvent|souvent|regulierement|frequemment|de\s+plus\s+en\s+plus\s+souvent|(?:une|1)\s+fois\s+sur\s+(?:deux|2|trois|3)|un\s+jour\s+sur\s+(?:deux|2))"
+    rf"|(?P<one_in>(?P<n_one>{_NUM})\s+(?P<unit_one>jours?|semaines?|mois|{_DAYS})\s+sur\s+(?P<m_one>{_NUM}))"
+    rf"|(?P<several>{_SOME}\s+fois|a\s+(?:plusieurs|maintes)\s+reprises)"
     r"|(?P<sometimes>parfois|de\s+temps\s+en\s+temps|de\s+temps\s+a\s+autre|rarement|quelquefois)"
     r"|(?P<once>une\s+seule\s+fois|une\s+fois\s+seulement|qu'une\s+fois|la\s+premiere\s+fois|c'est\s+arrive\s+une\s+fois)"
     r")\b"
@@ -92,6 +105,22 @@ def _number(word: Optional[str]) -> Optional[int]:
     if not word:
         return None
     return int(word) if word.isdigit() else NUMBERS.get(word)
+
+
+def _count_words(count: str) -> Tuple[str, Optional[int]]:
+    """The count as it will be written, and its number when it has one:
+    "deux" -> ("2", 2), "2-3" -> ("2 à 3", None), "quelques" -> ("quelques", None)."""
+    bounds = re.split(r"\s*(?:-|\ba\b|\bou\b)\s*", count.strip())
+    if len(bounds) == 2 and all(_number(bound) for bound in bounds):
+        return f"{_number(bounds[0])} à {_number(bounds[1])}", None
+    number = _number(count.strip())
+    if number:
+        return str(number), number
+    return re.sub(r"\s+", " ", count.strip()), None
+
+
+_FEMININE = {"semaine"}
+_WORDS = {number: word for word, number in NUMBERS.items() if word != "une"}
 
 
 def frequency_value(match: re.Match) -> Tuple[str, Dict[str, object]]:
@@ -116,13 +145,27 @@ def frequency_value(match: re.Match) -> Tuple[str, Dict[str, object]]:
         return {"jour": "tous les jours", "semaine": "toutes les semaines", "mois": "tous les mois",
                 "an": "tous les ans"}.get(unit, f"chaque {unit_word}"), {"per": unit, "times": 1}
     if match.group("times") or match.group("times_in"):
-        n = _number(match.group("n_times") or match.group("n_in")) or 1
+        words, n = _count_words(match.group("n_times") or match.group("n_in"))
         unit = PER[match.group("unit_times") or match.group("unit_in")]
-        return f"{n} fois par {unit}", {"per": unit, "times": n}
+        return f"{words} fois par {unit}", {"per": unit, "times": n}
     if match.group("always"):
         return "à chaque fois", {"per": "fois"}
-    if match.group("often"):
+    if match.group("daily"):
+        return "tous les jours", {"per": "jour", "times": 1}
+    if match.group("twice_a_day"):
+        return "2 fois par jour", {"per": "jour", "times": 2}
+    if match.group("rarely") or (match.group("several") or "").startswith("quelques"):
+        return "de temps en temps", {"per": "parfois"}
+    if match.group("often") or match.group("several"):
         return "souvent", {"per": "souvent"}
+    if match.group("one_in"):
+        n, m = _number(match.group("n_one")) or 1, _number(match.group("m_one")) or 1
+        unit = match.group("unit_one")
+        singular = unit if unit == "mois" else unit.rstrip("s")
+        if n == 1:
+            article = "une" if singular in _FEMININE else "un"
+            return f"{article} {singular} sur {_WORDS.get(m, m)}", {"per": singular, "every": m}
+        return f"{n} {singular}s sur {m}", {"per": singular, "times": n, "out_of": m}
     if match.group("sometimes"):
         return "de temps en temps", {"per": "parfois"}
     return "une fois", {"per": "une_fois", "times": 1}

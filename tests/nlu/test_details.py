@@ -24,10 +24,35 @@ def found(text):
         ("une fois sur deux", ("une fois sur deux", "frequency", "souvent")),
         ("de temps en temps", ("de temps en temps", "frequency", "de temps en temps")),
         ("une seule fois", ("une seule fois", "frequency", "une fois")),
+        # Counts without a number, ranges, shorthand.
+        ("plusieurs fois par semaine", ("plusieurs fois par semaine", "frequency", "plusieurs fois par semaine")),
+        ("2-3 fois par mois", ("2-3 fois par mois", "frequency", "2 à 3 fois par mois")),
+        ("deux ou trois fois par an", ("deux ou trois fois par an", "frequency", "2 à 3 fois par an")),
+        ("3x par semaine", ("3x par semaine", "frequency", "3 fois par semaine")),
+        ("2 fois/jour", ("2 fois/jour", "frequency", "2 fois par jour")),
+        ("4 fois ds le mois", ("4 fois ds le mois", "frequency", "4 fois par mois")),
+        ("à plusieurs reprises", ("à plusieurs reprises", "frequency", "souvent")),
+        ("quelques fois", ("quelques fois", "frequency", "de temps en temps")),
+        # One in so many.
+        ("une semaine sur deux", ("une semaine sur deux", "frequency", "une semaine sur deux")),
+        ("un vendredi sur trois", ("un vendredi sur trois", "frequency", "un vendredi sur trois")),
+        ("4 jours sur 5", ("4 jours sur 5", "frequency", "4 jours sur 5")),
+        # Daily words, twice a day, "each time" said with what goes wrong.
+        ("quotidiennement", ("quotidiennement", "frequency", "tous les jours")),
+        ("matin et soir", ("matin et soir", "frequency", "2 fois par jour")),
+        ("à chaque appel", ("à chaque appel", "frequency", "à chaque fois")),
+        ("à chaque renouvellement", ("à chaque renouvellement", "frequency", "à chaque fois")),
+        # Negated: not often is now and then, not often.
+        ("pas très souvent", ("pas très souvent", "frequency", "de temps en temps")),
     ],
 )
 def test_frequency(text, expected):
     assert found(f"ça arrive {text} hélas") == [expected]
+
+
+@pytest.mark.parametrize("text", ["le pass mensuel KorriGo", "il y a 2 ou 3 bus le matin", "ma fille a 3 ans"])
+def test_no_frequency(text):
+    assert [kind for _, kind, _ in found(text) if kind == "frequency"] == []
 
 
 @pytest.mark.parametrize(
