@@ -456,6 +456,7 @@ _AFFECTED_NOUNS = {
     "usagers": (
         r"usagers?|usageres?|voyageurs?|passagers?|abonnes?|patients?|beneficiaires?|allocataires?"
         r"|demandeu(?:r|rs|se|ses) d'emploi|justiciables|contribuables|adherents?|benevoles?"
+        r"|automobilistes|cyclistes|pietons|touristes|locataires|proprietaires|residents?|residentes?"
     ),
     "habitants": (
         r"habitants?|riverains?|iliens?|familles|menages?|gens|personnes|seniors|aines|anciens"
@@ -464,19 +465,27 @@ _AFFECTED_NOUNS = {
     "professionnels": (
         r"salarie(?:e|s|es)?|commercants?|artisans?|agriculteurs?|eleveurs?|pecheurs?|maraichers?"
         r"|producteurs?|micro-entrepreneurs?|saisonniers?|sous-traitants?|associations|entreprises|clients"
+        r"|travailleu(?:r|rs|se|ses)|frontaliers?|ouvriers?|ouvrieres?|interimaires?"
     ),
-    "agents": r"agents?|collegues?|contractuels?|vacataires?",
+    # Staff the complaint may be about as well as who suffers it.
+    "agents": (
+        r"agents?|collegues?|contractuels?|vacataires?|enseignant(?:e)?s?|professeurs?|profs?"
+        r"|soignant(?:e)?s?|infirmier(?:e)?s?"
+    ),
 }
 # "les agents" is often who the complaint is about, not who suffers it:
 # agents and colleagues count only after "nous", "tous", "mes" and the like.
 _STRONG_DET = (
-    r"(?:nous(?:\s*,)?\s+les|(?:tous|toutes|tt|ts)\s+(?:les|mes|nos|ses)|l'ensemble\s+des|mes|mon|ma|nos|notre"
+    r"(?:nous(?:\s*,)?\s+les|(?:tous|toutes|tt|ts)\s+(?:les|mes|nos|ses)|toute\s+(?:ma|notre|sa)"
+    r"|l'ensemble\s+des|mes|mon|ma|nos|notre"
     r"|(?:la\s+)?moitie\s+des|plusieurs|une\s+(?:dizaine|quinzaine|vingtaine|trentaine|cinquantaine|centaine)\s+d(?:e|')"
     r"|\d+\s*%\s+des|\d+)"
 )
 _DET = (
     rf"(?:{_STRONG_DET}|les|ses|son|sa|leurs?|ces|des"
-    r"|beaucoup\s+d(?:e|')|de\s+nombreux|de\s+nombreuses|certain(?:e)?s)"
+    r"|beaucoup\s+d(?:e|')|bcp\s+d(?:e|')|de\s+nombreux|de\s+nombreuses|certain(?:e)?s"
+    r"|(?:des\s+)?(?:centaines|milliers|dizaines)\s+d(?:e|')|plein\s+d(?:e|')|pas\s+mal\s+d(?:e|')"
+    r"|enormement\s+d(?:e|')|la\s+plupart\s+des)"
 )
 _COUNT = r"(?:\d+|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|quinze|vingt|trente|cent)"
 _QUALITY = (
@@ -487,13 +496,14 @@ _QUALITY = (
 _COMPLEMENT = (
     r"(?:de\s+\d+\s+ans|en\s+fauteuil(?:\s+roulant)?|en\s+situation\s+de\s+handicap"
     r"|sans\s+(?:internet|voiture|permis|ordinateur|smartphone|vehicule|emploi|logement|papiers)"
-    r"|de\s+la\s+ligne\s+\w+|de\s+(?:seconde|premiere|terminale|bac\s+pro|bts|cap|cm\d|ce\d|6e|5e|4e|3e)"
+    r"|de\s+la\s+ligne\s+(?:\d+[a-z]?|[a-z]\d{0,2})|de\s+nuit|d'eleves|de\s+(?:seconde|premiere|terminale|bac\s+pro|bts|cap|cm\d|ce\d|6e|5e|4e|3e)"
     r"|du\s+(?:quartier|village|bourg|canton|secteur|port|club|service|lycee|college|bus|car)"
     r"|des\s+(?:iles|communes\s+rurales|campagnes|quartiers)|de\s+(?:la\s+commune|l'ile|l'internat|la\s+rue))"
 )
 _EVERYONE = re.compile(
     r"\b(?:tout\s+le\s+monde|tt\s+le\s+monde|toute\s+l'equipe|tout\s+le\s+(?:village|quartier|bourg|immeuble)"
-    r"|toute\s+la\s+(?:rue|famille|classe|commune|ville)|le\s+village\s+entier)\b"
+    r"|toute\s+la\s+(?:rue|famille|classe|commune|ville)|le\s+village\s+entier"
+    r"|(?:plein|pas\s+mal|beaucoup|bcp|enormement)\s+de\s+monde)\b"
 )
 _AGE_RANGE = re.compile(r"\bles\s+\d+\s*-\s*\d+\s+ans\b")
 _NUMBER_WORDS = {**NUMBERS, "trente": 30, "cent": 100, "dizaine": 10, "quinzaine": 15, "vingtaine": 20,
@@ -510,7 +520,7 @@ def _affected_pattern() -> re.Pattern:
     groups = "|".join(f"(?P<{group}>{nouns})" for group, nouns in _AFFECTED_NOUNS.items())
     return re.compile(
         rf"\b(?P<det>{_DET})(?:\s+|(?<='))(?:(?P<count>{_COUNT})\s+)?(?:{groups})\b"
-        rf"(?P<tail>(?:\s+{_QUALITY}\b)?(?:\s+{_COMPLEMENT}\b){{0,2}})"
+        rf"(?P<tail>(?:\s+{_QUALITY}\b)?(?:\s+{_COMPLEMENT}\b){{0,2}}(?:\s+et\s+moi\b)?)"
     )
 
 

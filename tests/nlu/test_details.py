@@ -156,6 +156,18 @@ def test_services(text, service):
         ("ça touche tout le monde ici", "tout le monde", "tout le monde", None),
         ("tt le monde galere", "tt le monde", "tout le monde", None),
         ("les eleves de terminale", "les eleves de terminale", "eleves", None),
+        # A line is a number or a letter, not the next word.
+        ("les usagers de la ligne rouspètent", "les usagers", "usagers", None),
+        ("les usagers de la ligne C4 attendent", "les usagers de la ligne C4", "usagers", None),
+        ("mon mari et moi attendons", "mon mari et moi", "proches", None),
+        ("toute ma famille est bloquée", "toute ma famille", "proches", None),
+        ("des centaines de personnes", "des centaines de personnes", "habitants", None),
+        ("la plupart des lycéens", "la plupart des lycéens", "eleves", None),
+        ("les parents d'élèves s'inquiètent", "les parents d'élèves", "proches", None),
+        ("les travailleurs de nuit n'ont pas de bus", "les travailleurs de nuit", "professionnels", None),
+        ("les frontaliers", "les frontaliers", "professionnels", None),
+        ("nos enseignants n'ont pas d'ordinateur", "nos enseignants", "agents", None),
+        ("pas mal de monde", "pas mal de monde", "tout le monde", None),
     ],
 )
 def test_who_is_affected(text, value, group, count):
@@ -177,6 +189,7 @@ def test_who_is_affected_leaves_the_place_to_the_place():
         # Who causes the problem, or a word that only looks like people.
         "les agents ne répondent jamais au téléphone",
         "les collègues de la CAF m'ont raccroché au nez",
+        "les profs ne répondent pas aux messages",
         "ma retraite n'est toujours pas versée",
         "le site des impôts plante",
         "je n'arrive pas à joindre la mairie",
