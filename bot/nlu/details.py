@@ -175,15 +175,30 @@ def frequency_value(match: re.Match) -> Tuple[str, Dict[str, object]]:
 
 _MONTHS = r"(?:janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre)"
 _SEASONS = r"(?:la\s+rentree|l'ete|l'hiver|le\s+printemps|l'automne|les\s+vacances|noel|paques|la\s+toussaint)"
+# What a problem starts with: "depuis la fermeture du guichet", "depuis la
+# dernière réforme". Listed, because "depuis" also says where from ("depuis
+# le site", "depuis la gare").
+_EVENT = (
+    r"(?:la\s+|le\s+|l'\s*|les\s+)(?:derniere?s?\s+|nouvel(?:le)?s?\s+)?"
+    r"(?:fin|reprise|demenagement|fermeture|ouverture|fusion|reforme|reorganisation|changement|travaux"
+    r"|mise\s+en\s+place|arrivee|depart|greves?|accident|naissance|deces|divorce|licenciement"
+    r"|passage\s+(?:a\s+la|a\s+l'|au|aux|en)\s*(?:nouvel(?:le)?s?\s+)?[a-z][\w-]*|suppression|nouveaux?\s+horaires|refonte)"
+    r"(?:\s+(?:du|de\s+la|de\s+l'|des|de|d')\s*(?:nouveaux?\s+|nouvelles?\s+)?[a-z][\w-]*)?"
+)
 # "depuis" as people type it in a hurry.
 _DEPUIS = r"(?:depuis|depui|depuit|dpuis|dpuis)"
 SINCE = re.compile(
     r"\b(?:"
-    rf"(?P<dur>(?:{_DEPUIS}|ca\s+fait|cela\s+fait|sa\s+fait|ya|il\s+y\s+a)\s+(?:(?:plus\s+de|presque|bientot|environ|pres\s+de|au\s+moins)\s+)?(?P<n>{_NUM}|quelques|plusieurs|des)\s+(?P<unit>jours?|semaines?|mois|ans|annees?|heures?))"
-    rf"|(?P<month>{_DEPUIS}\s+(?:le\s+mois\s+d[e']\s*|le\s+\d{{1,2}}\s+|debut\s+|fin\s+|mi\s*-?\s*)?{_MONTHS}(?:\s+dernier|\s+\d{{4}})?)"
+    rf"(?P<dur>(?:{_DEPUIS}|ca\s+fait|cela\s+fait|sa\s+fait|ya|il\s+y\s+a)\s+(?:(?:plus\s+de|presque|bientot|environ|pres\s+de|au\s+moins)\s+|plus\s+d')?(?P<n>{_NUM}|quelques|plusieurs|des)\s+(?P<unit>jours?|semaines?|mois|ans?|annees?|heures?))"
+    rf"|(?P<month>{_DEPUIS}\s+(?:le\s+mois\s+d[e']\s*|le\s+\d{{1,2}}(?:er)?\s+|debut\s+|fin\s+|mi\s*-?\s*)?{_MONTHS}(?:\s+dernier|\s+\d{{4}})?)"
+    rf"|(?P<started>(?:ca|cela|sa|c)\s*'?\s*a\s+commence\s+(?:en\s+{_MONTHS}|en\s+(?:19|20)\d{{2}}|(?:a|au\s+debut\s+de|a\s+la\s+fin\s+de)\s+{_SEASONS}|le\s+\d{{1,2}}(?:er)?\s+{_MONTHS}))"
+    rf"|(?P<day>{_DEPUIS}\s+{_DAYS}(?:\s+dernier)?)"
     rf"|(?P<season>{_DEPUIS}\s+(?:le\s+debut\s+de\s+|la\s+fin\s+de\s+)?{_SEASONS}(?:\s+derniere?|\s+\d{{4}})?)"
     rf"|(?P<year>{_DEPUIS}\s+(?:le\s+debut\s+de\s+l'annee|le\s+debut\s+de\s+l'an|l'an\s+dernier|l'annee\s+derniere|(?:le\s+debut\s+de\s+|fin\s+)?(?:19|20)\d{{2}}))"
-    rf"|(?P<vague>{_DEPUIS}\s+(?:toujours|longtemps|tres\s+longtemps|des\s+annees|des\s+mois|des\s+semaines|hier|avant-hier|ce\s+matin|cette\s+semaine|la\s+semaine\s+derniere|le\s+mois\s+dernier|le\s+debut|le\s+confinement|le\s+covid|la\s+reforme|la\s+fusion|le\s+changement\s+d'horaires?|le\s+nouveau\s+site|la\s+mise\s+a\s+jour))"
+    rf"|(?P<vague>{_DEPUIS}\s+(?:toujours|longtemps|tres\s+longtemps|des\s+annees|des\s+mois|des\s+semaines|hier|avant-hier|ce\s+matin|cette\s+semaine|la\s+semaine\s+derniere|le\s+mois\s+dernier|le\s+debut|le\s+confinement|le\s+covid|la\s+reforme|la\s+fusion|le\s+changement\s+d'horaires?|le\s+nouveau\s+site|la\s+mise\s+a\s+jour"
+    r"|un\s+(?:bon\s+|petit\s+|certain\s+)?(?:moment|bout\s+de\s+temps|certain\s+temps)|pas\s+mal\s+de\s+temps|la\s+nouvelle\s+annee|le\s+nouvel\s+an"
+    rf"|{_EVENT}))"
+    r"|(?P<while>(?:ca|cela|sa)\s+fait\s+un\s+(?:bon\s+|petit\s+)?(?:moment|bout\s+de\s+temps))"
     r")\b"
 )
 
@@ -198,6 +213,13 @@ def since_value(match: re.Match, original: str) -> Tuple[str, Dict[str, object]]
         if n is None:
             return f"depuis {n_word} {unit}", {"unit": match.group("unit")}
         return f"depuis {n} {unit}", {"amount": n, "unit": match.group("unit").rstrip("s") if match.group("unit") != "mois" else "mois"}
+    if match.group("started"):
+        # "ça a commencé en janvier" -> "depuis janvier"
+        start = re.search(r"commenc\w*\s+", original, re.IGNORECASE)
+        rest = original[start.end():] if start else original
+        rest = re.sub(r"^(?:en|à|a)\s+", "", rest, flags=re.IGNORECASE)
+        rest = re.sub(r"^au\s+d[ée]but\s+d[eu]\s*", "le début de ", rest, flags=re.IGNORECASE)
+        return "depuis " + " ".join(rest.split()), {}
     words = original.split()
     if words and fold(words[0]) in ("depui", "depuit", "dpuis"):
         words[0] = "depuis"

@@ -55,6 +55,11 @@ def test_no_frequency(text):
     assert [kind for _, kind, _ in found(text) if kind == "frequency"] == []
 
 
+@pytest.mark.parametrize("text", ["je paie depuis le site", "j'appelle depuis la gare", "depuis mon téléphone ça ne marche pas"])
+def test_depuis_that_says_where_from_is_not_since(text):
+    assert [kind for _, kind, _ in found(text) if kind == "since"] == []
+
+
 @pytest.mark.parametrize(
     "text, value",
     [
@@ -69,6 +74,21 @@ def test_no_frequency(text):
         ("depuis 2023", "depuis 2023"),
         ("depuis des années", "depuis des années"),
         ("depuis le confinement", "depuis le confinement"),
+        ("depuis un an", "depuis 1 an"),
+        ("ça fait 1 an", "depuis 1 an"),
+        ("depuis plus d'un an", "depuis 1 an"),
+        ("depuis le 1er septembre", "depuis le 1er septembre"),
+        ("depuis mardi dernier", "depuis mardi dernier"),
+        ("depuis un bon moment", "depuis un bon moment"),
+        ("ça fait un moment", "ça fait un moment"),
+        ("ça a commencé en février", "depuis février"),
+        ("ça a commencé à la rentrée", "depuis la rentrée"),
+        # What the problem started with.
+        ("depuis la fermeture du guichet", "depuis la fermeture du guichet"),
+        ("depuis l'arrivée du nouveau logiciel", "depuis l'arrivée du nouveau logiciel"),
+        ("depuis le passage à la nouvelle application", "depuis le passage à la nouvelle application"),
+        ("depuis la dernière réforme", "depuis la dernière réforme"),
+        ("depuis les travaux", "depuis les travaux"),
     ],
 )
 def test_since(text, value):
