@@ -372,16 +372,24 @@ SERVICES = {
     "CPAM": ["cpam", "ameli", "assurance maladie", "securite sociale", "secu"],
     "MSA": ["msa", "mutualite sociale agricole"],
     "Carsat": ["carsat", "cnav", "caisse de retraite", "assurance retraite"],
-    "France Travail": ["france travail", "pole emploi", "pole-emploi", "poleemploi"],
+    "France Travail": ["france travail", "pole emploi", "pole-emploi", "poleemploi", "pole emploie"],
+    "Cap emploi": ["cap emploi"],
     "Mission locale": ["mission locale"],
-    "MDPH": ["mdph", "maison departementale des personnes handicapees"],
+    "MDPH": ["mdph", "maison departementale des personnes handicapees", "mda",
+             "maison departementale de l'autonomie"],
+    "CDAS": ["cdas", "centre departemental d'action sociale"],
+    "PMI": ["pmi", "protection maternelle et infantile"],
+    "Aide sociale à l'enfance": ["ase", "aide sociale a l'enfance"],
     "ANTS": ["ants", "agence nationale des titres securises"],
     "Préfecture": ["prefecture", "sous-prefecture", "sous prefecture"],
     "Mairie": ["mairie", "hotel de ville"],
+    "Intercommunalité": ["communaute de communes", "communaute d'agglomeration", "agglo", "agglomeration",
+                         "interco", "intercommunalite", "metropole"],
     "Conseil départemental": ["conseil departemental", "departement", "cd22", "cd29", "cd35", "cd56"],
     "Région Bretagne": ["region", "region bretagne", "conseil regional"],
     "URSSAF": ["urssaf"],
-    "Impôts": ["impots", "impots.gouv", "centre des impots", "dgfip", "sip", "tresor public"],
+    "Impôts": ["impots", "impots.gouv", "centre des impots", "dgfip", "sip", "tresor public", "tresorerie",
+               "finances publiques", "centre des finances publiques"],
     "La Poste": ["la poste"],
     "CCAS": ["ccas", "centre communal d'action sociale"],
     "France Services": ["france services", "maison france services", "espace france services"],
@@ -409,6 +417,11 @@ SERVICES = {
     "EHPAD": ["ehpad"],
     "Lycée": ["lycee", "lycee professionnel", "lycee agricole"],
     "Collège": ["college"],
+    "Rectorat": ["rectorat", "academie de rennes", "education nationale"],
+    "Gendarmerie": ["gendarmerie"],
+    "Police": ["police nationale", "police municipale", "commissariat"],
+    "APEC": ["apec"],
+    "ADEME": ["ademe"],
     "Tribunal": ["tribunal", "tribunal judiciaire"],
     "SIRH": ["sirh"],
     "DRH": ["drh", "rh", "ressources humaines", "service rh"],
@@ -431,12 +444,13 @@ def _service_pattern() -> Tuple[re.Pattern, Dict[str, str]]:
 
 # Short codes that are also ordinary words are taken only in capitals
 # ("STAR", "TUB"); common nouns only after an article ("la Poste", "la Région").
-_CAPITALS_ONLY = {"star", "tub", "sip", "rh", "ctrl", "qub", "drh"}
+_CAPITALS_ONLY = {"star", "tub", "sip", "rh", "ctrl", "qub", "drh", "ase", "mda"}
 _AFTER_ARTICLE = {"region", "departement", "college"}
 _ARTICLE = re.compile(r"\b(?:la|le|l'|au|du|a\s+la)\s*$")
 # A building named after a place word is where it happens, not the service
 # concerned: "le car me laisse devant le lycée" is about the bus.
-_BUILDINGS = {"Lycée", "Collège", "Mairie", "CHU", "Préfecture", "La Poste", "EHPAD", "France Services"}
+_BUILDINGS = {"Lycée", "Collège", "Mairie", "CHU", "Préfecture", "La Poste", "EHPAD", "France Services",
+              "Gendarmerie"}
 _PLACE_WORD = re.compile(
     r"\b(?:devant|derriere|pres|a\s+cote|en\s+face|autour|le\s+long|vers|jusqu'?)"
     r"\s*(?:de\s+la|de\s+l'|du|des|de|d'|a\s+la|au|la|le|l')?\s*$"

@@ -146,6 +146,17 @@ def test_the_list_covers_every_commune_of_brittany():
         ("le lycée ne répond pas", "Lycée"),
         ("la cantine du lycée de Pontivy", "Lycée"),
         ("je suis allée à la mairie", "Mairie"),
+        ("l'assistante sociale du CDAS de Quimperlé", "CDAS"),
+        ("j'ai un rendez-vous chez Cap emploi", "Cap emploi"),
+        ("la communauté de communes a changé les horaires", "Intercommunalité"),
+        ("la trésorerie de Carhaix a fermé", "Impôts"),
+        ("le centre des finances publiques", "Impôts"),
+        ("la PMI ne donne plus de rendez-vous", "PMI"),
+        ("l'aide sociale à l'enfance", "Aide sociale à l'enfance"),
+        ("un éducateur de l'ASE", "Aide sociale à l'enfance"),
+        ("la MDA du Morbihan", "MDPH"),
+        ("le rectorat ne répond pas", "Rectorat"),
+        ("pole emploie m'a radié", "France Travail"),
     ],
 )
 def test_services(text, service):
