@@ -137,7 +137,7 @@ def frequency_value(match: re.Match) -> Tuple[str, Dict[str, object]]:
         return canonical.get(unit, f"tous les {unit_word}"), {"per": unit, "times": 1}
     if match.group("each"):
         unit_word = match.group("unit_each")
-        if unit_word == "fois":
+        if re.fullmatch(_OCCASIONS, unit_word):
             return "à chaque fois", {"per": "fois"}
         if re.fullmatch(_DAYS, unit_word):
             return f"tous les {unit_word.rstrip('s')}s", {"per": "semaine", "times": 1}

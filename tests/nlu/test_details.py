@@ -42,6 +42,7 @@ def found(text):
         ("matin et soir", ("matin et soir", "frequency", "2 fois par jour")),
         ("à chaque appel", ("à chaque appel", "frequency", "à chaque fois")),
         ("à chaque renouvellement", ("à chaque renouvellement", "frequency", "à chaque fois")),
+        ("chaque trajet", ("chaque trajet", "frequency", "à chaque fois")),
         # Negated: not often is now and then, not often.
         ("pas très souvent", ("pas très souvent", "frequency", "de temps en temps")),
     ],
