@@ -30,7 +30,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.common import UNAVAILABLE, BackgroundTasks, ask_rasa
+from connectors.common import UNAVAILABLE, BackgroundTasks, ask_rasa, json_object
 
 logger = logging.getLogger(__name__)
 
@@ -175,11 +175,7 @@ class MattermostInput(InputChannel):
     @staticmethod
     def _payload(request: Request) -> Dict[str, Any]:
         if (request.content_type or "").startswith("application/json"):
-            try:
-                body = request.json
-            except Exception:  # noqa: BLE001 - malformed JSON is an empty payload
-                body = None
-            return body if isinstance(body, dict) else {}
+            return json_object(request) or {}  # malformed JSON is an empty payload
         return {key: request.form.get(key) for key in request.form}
 
     def _authorised(self, request: Request, payload: Dict[str, Any]) -> bool:

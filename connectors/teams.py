@@ -42,7 +42,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from yarl import URL
 
-from connectors.common import UNAVAILABLE, BackgroundTasks, ask_rasa
+from connectors.common import UNAVAILABLE, BackgroundTasks, ask_rasa, json_object
 
 logger = logging.getLogger(__name__)
 
@@ -337,12 +337,7 @@ class TeamsInput(InputChannel):
 
         @teams.route("/api/messages", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            try:
-                activity = request.json
-            except Exception:  # noqa: BLE001 - malformed JSON
-                activity = None
-            if not isinstance(activity, dict):
-                activity = {}
+            activity = json_object(request) or {}
             if not well_formed(activity):
                 # The Bot Framework never sends this: nothing of it reaches Rasa.
                 return response.json({"error": "malformed activity"}, status=400)
