@@ -92,8 +92,8 @@ FREQUENCY = re.compile(
     r"|(?P<rarely>pas\s+(?:tres\s+|si\s+|trop\s+)?souvent)"
     r"|(?P<often>tres\s+souvent|souvent|regulierement|frequemment|de\s+plus\s+en\s+plus\s+souvent|(?:une|1)\s+fois\s+sur\s+(?:deux|2|trois|3)|un\s+jour\s+sur\s+(?:deux|2))"
     rf"|(?P<one_in>(?P<n_one>{_NUM})\s+(?P<unit_one>jours?|semaines?|mois|{_DAYS})\s+sur\s+(?P<m_one>{_NUM}))"
-    rf"|(?P<several>{_SOME}\s+fois|a\s+(?:plusieurs|maintes)\s+reprises)"
-    r"|(?P<sometimes>parfois|de\s+temps\s+en\s+temps|de\s+temps\s+a\s+autre|rarement|quelquefois)"
+    r"|(?P<several>(?:plusieurs|une\s+dizaine\s+de|des\s+dizaines\s+de)\s+fois|a\s+(?:plusieurs|maintes)\s+reprises)"
+    r"|(?P<sometimes>parfois|de\s+temps\s+en\s+temps|de\s+temps\s+a\s+autre|rarement|quelquefois|quelques\s+fois)"
     r"|(?P<once>une\s+seule\s+fois|une\s+fois\s+seulement|qu'une\s+fois|la\s+premiere\s+fois|c'est\s+arrive\s+une\s+fois)"
     r")\b"
 )
@@ -154,7 +154,7 @@ def frequency_value(match: re.Match) -> Tuple[str, Dict[str, object]]:
         return "tous les jours", {"per": "jour", "times": 1}
     if match.group("twice_a_day"):
         return "2 fois par jour", {"per": "jour", "times": 2}
-    if match.group("rarely") or (match.group("several") or "").startswith("quelques"):
+    if match.group("rarely"):
         return "de temps en temps", {"per": "parfois"}
     if match.group("often") or match.group("several"):
         return "souvent", {"per": "souvent"}
